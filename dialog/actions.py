@@ -57,7 +57,8 @@ class CaptureAnswer:
     """Store an answer now (not at the end of the call).
 
     ``status``: ``answered`` (value set), ``unsure`` (the patient does not know), ``skipped`` (no usable answer
-    after the reprompts). ``source``: ``speech`` or ``dtmf``.
+    after the reprompts). ``source``: ``speech`` or ``dtmf``. ``respondent``: ``patient``, or ``family`` when a
+    family member answers for the patient (the flow's identify step allowed it).
     """
 
     question_id: str
@@ -66,6 +67,7 @@ class CaptureAnswer:
     confidence: float
     status: str = "answered"
     source: str = "speech"
+    respondent: str = "patient"
 
 
 @dataclass(frozen=True)

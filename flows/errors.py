@@ -13,13 +13,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, order=True)
 class FlowIssue:
-    """One problem at ``file:line``. ``line`` is 1-based; 0 means "no source line" (a flow built in code)."""
+    """One problem at ``file:line``. ``line`` is 1-based; 0 means "no source line" (a missing file, a flow
+    built in code), printed as ``file: reason``."""
 
     file: str
     line: int
     reason: str
 
     def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.file}: {self.reason}"
         return f"{self.file}:{self.line}: {self.reason}"
 
 

@@ -8,9 +8,10 @@ shapes only. See docs/flow-format.md for the format with examples.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -63,7 +64,8 @@ TEMPLATE_FIELDS: frozenset[str] = frozenset(
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A number where text is expected (``dtmf: 1``, ``id: 2``) is read as text: YAML authors rarely quote.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class Text(_Strict):
@@ -147,12 +149,22 @@ class When(_Strict):
     unsure: bool | None = None  # the patient said they don't know
     skipped: bool | None = None  # no usable answer after the reprompts
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True)
 
-    OPERATORS: ClassVar[tuple[str, ...]] = ("equals", "in_", "above", "below", "at_least", "at_most", "contains", "unsure", "skipped")
+    OPERATORS: ClassVar[tuple[str, ...]] = (
+        "equals",
+        "in_",
+        "above",
+        "below",
+        "at_least",
+        "at_most",
+        "contains",
+        "unsure",
+        "skipped",
+    )
 
     @model_validator(mode="after")
-    def _one_operator(self) -> "When":
+    def _one_operator(self) -> When:
         given = [op for op in self.OPERATORS if getattr(self, op) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -220,7 +232,7 @@ class Step(_Strict):
     KINDS: ClassVar[tuple[str, ...]] = ("say", "ask", "identify", "branch", "escalate", "transfer", "end")
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Step":
+    def _one_kind(self) -> Step:
         given = [k for k in self.KINDS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -258,6 +270,14 @@ class Flow(_Strict):
     # Overrides of the built-in system messages (dialog/messages.py), by message key.
     messages: dict[str, Text] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
+    # The file the flow was loaded from (set by flows.loader; None for a flow built in code). Recorded audio
+    # paths are relative to its folder.
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The YAML file this flow was loaded from, if any."""
+        return self._path
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -274,7 +294,6 @@ class Flow(_Strict):
             return step.next
         i = self.steps.index(step)
         return self.steps[i + 1].id if i + 1 < len(self.steps) else None
-
 
 
 # Keys of the built-in system messages (their zh/en texts live in dialog/messages.py); a flow may override

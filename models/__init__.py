@@ -6,7 +6,7 @@ Timestamps are stored in UTC and always read back timezone-aware; see ``models.t
 
 from models.base import Base
 from models.calls import Answer, CallAttempt, Turn
-from models.campaigns import Campaign, CallTask
+from models.campaigns import CallTask, Campaign
 from models.do_not_call import DoNotCall
 from models.escalations import Escalation
 from models.patients import Patient, Visit

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import CheckConstraint, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,11 +29,11 @@ class Base(DeclarativeBase):
     """Base class of every table. ``Mapped[datetime]`` is UTC-aware; ``Mapped[dict]``/``list`` is JSON."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
-        dict[str, Any]: JSONValue,
-        list[Any]: JSONValue,
-        Any: JSONValue,
+        dict[str, Any]: JSONValue(),
+        list[Any]: JSONValue(),
+        Any: JSONValue(),
     }
 
 

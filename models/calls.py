@@ -16,7 +16,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAt, Timestamps, one_of
 from models.types import BigId, utcnow
-from models.vocab import ANSWER_SOURCES, ANSWER_STATUSES, ATTEMPT_OUTCOMES, LANGUAGES, SPEAKERS, TURN_SOURCES
+from models.vocab import (
+    ANSWER_SOURCES,
+    ANSWER_STATUSES,
+    ATTEMPT_OUTCOMES,
+    LANGUAGES,
+    RESPONDENTS,
+    SPEAKERS,
+    TURN_SOURCES,
+)
 
 if TYPE_CHECKING:
     from models.campaigns import CallTask
@@ -92,6 +100,7 @@ class Answer(Timestamps, Base):
     ``value`` is the typed value as JSON: bool, int, float, str (dates as ISO ``YYYY-MM-DD``), a dict
     (blood pressure ``{"systolic": 130, "diastolic": 85}``) or a list (multiple choice); NULL when
     ``status`` is unsure/skipped. ``value_text`` is a flat text rendering for search and export.
+    ``respondent``: ``family`` when a relative answered for the patient.
     """
 
     __tablename__ = "answers"
@@ -99,6 +108,7 @@ class Answer(Timestamps, Base):
         UniqueConstraint("attempt_id", "question_id"),
         one_of("status", ANSWER_STATUSES),
         one_of("source", ANSWER_SOURCES),
+        one_of("respondent", RESPONDENTS),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -106,10 +116,11 @@ class Answer(Timestamps, Base):
     question_id: Mapped[str] = mapped_column(String(100), index=True)
     value: Mapped[Any | None]
     value_text: Mapped[str | None] = mapped_column(Text)
-    raw_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    raw_text: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float | None]
     status: Mapped[str] = mapped_column(String(16), default="answered", server_default="answered")
     source: Mapped[str] = mapped_column(String(8), default="speech", server_default="speech")
+    respondent: Mapped[str] = mapped_column(String(8), default="patient", server_default="patient")
     turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))
 
     attempt: Mapped[CallAttempt] = relationship(back_populates="answers")

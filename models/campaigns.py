@@ -52,7 +52,9 @@ class Campaign(Timestamps, Base):
     flow_id: Mapped[str] = mapped_column(String(100))
     language: Mapped[str | None] = mapped_column(String(2))  # NULL: each patient's own language
     status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft", index=True)
-    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE)
+    timezone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
+    )
     calling_windows: Mapped[dict[str, Any]] = mapped_column(default=dict)
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,8 +90,18 @@ def check_encoding(engine: Engine) -> None:
     """Raise DatabaseEncodingError unless a PostgreSQL database stores UTF-8 (SQLite always does)."""
     if engine.dialect.name != "postgresql":
         return
-    with engine.connect() as conn:
-        encoding = conn.execute(text("SHOW server_encoding")).scalar_one()
+    # A raw DBAPI connection: SQLAlchemy's first-connect setup already fails on a SQL_ASCII database
+    # (the driver returns bytes), which would hide the real problem behind a TypeError.
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    raw = engine.dialect.connect(*cargs, **cparams)
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SHOW server_encoding")
+        encoding = cursor.fetchone()[0]
+    finally:
+        raw.close()
+    if isinstance(encoding, bytes):
+        encoding = encoding.decode("ascii", "replace")
     if str(encoding).upper() not in ("UTF8", "UTF-8"):
         raise DatabaseEncodingError(
             f"database {engine.url.database!r} uses encoding {encoding}; create it with "

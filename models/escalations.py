@@ -43,7 +43,7 @@ class Escalation(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     category: Mapped[str | None] = mapped_column(String(100))  # the department's own classification
-    text: Mapped[str] = mapped_column(Text, default="", server_default="")  # what the patient said
+    text: Mapped[str] = mapped_column(Text, default="")  # what the patient said
     question_id: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)  # the handler's notes
     resolved_at: Mapped[datetime | None]

@@ -45,6 +45,9 @@ ANSWER_STATUSES: tuple[str, ...] = ("answered", "unsure", "skipped")
 
 ANSWER_SOURCES: tuple[str, ...] = ("speech", "dtmf")
 
+# Who gave an answer: the patient, or a family member answering for them (dialog.actions.CaptureAnswer).
+RESPONDENTS: tuple[str, ...] = ("patient", "family")
+
 # Same kinds as dialog.actions.Escalate.
 ESCALATION_KINDS: tuple[str, ...] = (
     "complaint",

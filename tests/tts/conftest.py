@@ -1,0 +1,11 @@
+"""Fixtures for the TTS tests; the helpers themselves are in tts_helpers.py."""
+
+from __future__ import annotations
+
+import pytest
+from tts_helpers import CountingSynth
+
+
+@pytest.fixture
+def counting() -> CountingSynth:
+    return CountingSynth()
