@@ -5,8 +5,10 @@ between Chinese words when biased (还有 点 糖), and on bad audio it loops (�
 undoes exactly that and nothing more: numerals are left alone (一般 must not become 1般; the NLU converts
 numbers inside number slots only).
 
-If the understanding layer ships its own ``dialog.nlu.normalize.normalize_text`` the NLU applies it again
-anyway; what is here is the recogniser-specific part (script, spacing, loops).
+The understanding layer normalises again for parsing (``dialog.nlu.normalize``: case, contractions,
+fillers, clause separators); what is here is the recogniser-specific part, and it must come first: a space
+between Chinese characters is a clause break to the NLU, but in Whisper's biased output it is just a word
+boundary (下周 三区 复查), so it is removed here.
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ _LOOP_WORDS = re.compile(r"\b((?:\w+[\s,.]+){1,4}?)\1{2,}", re.IGNORECASE)
 
 @lru_cache(maxsize=1)
 def _t2s():  # type: ignore[no-untyped-def]
-    import opencc
+    try:  # one OpenCC converter per process: the NLU's when it has one
+        from dialog.nlu.normalize import to_simplified as nlu_to_simplified
 
-    return opencc.OpenCC("t2s")
+        return nlu_to_simplified
+    except ImportError:
+        import opencc
+
+        return opencc.OpenCC("t2s").convert
 
 
 def to_simplified(text: str) -> str:
     """Traditional → simplified Chinese (OpenCC t2s)."""
-    return _t2s().convert(text)
+    return _t2s()(text)
 
 
 def strip_loops(text: str) -> str:

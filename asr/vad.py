@@ -8,8 +8,9 @@ it answers with ``SpeechStarted`` / ``SpeechEnded`` events carrying stream times
 Theory of operation: the WebRTC VAD labels each 20 ms frame voiced or not (mode 3, the most aggressive,
 rejects 97–99 % of -30 dBFS white-noise frames and keeps 97–100 % of speech frames on this machine). Single
 labels flicker, so decisions look at a window: speech starts when ``min_speech_ms`` of voiced frames fall
-within ``start_window_ms``, and ends when the last ``trailing_silence_ms`` hold at most 10 % voiced frames.
-The start is dated at the first voiced frame of the window, the end just after the last voiced frame.
+within ``start_window_ms``, and ends when the last ``trailing_silence_ms`` hold at most 10 % voiced frames
+(so the end is announced 0.9–1.0 × ``trailing_silence_ms`` after the last voiced frame). The start is dated
+at the first voiced frame of the window, the end just after the last voiced frame.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class Endpointer:
         if voiced:
             self._last_voiced_frame = idx
         if idx - self._start_frame + 1 >= self._max_frames:
+            self._last_voiced_frame = idx  # cut here: the speech goes on
             return [self._end(forced=True)]
         if len(self._recent) == self._trailing and sum(self._recent) <= self._trailing // 10:
             return [self._end(forced=False)]

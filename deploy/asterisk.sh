@@ -163,6 +163,10 @@ cmd_build() {
   if ! debootstrap --variant=minbase sid "$tmp" "${mirror[@]}" >"$CACHE_DIR/debootstrap.log" 2>&1; then
     tail -n 20 "$CACHE_DIR/debootstrap.log" >&2 || true
     [ -f "$tmp/debootstrap/debootstrap.log" ] && tail -n 20 "$tmp/debootstrap/debootstrap.log" >&2
+    if grep -qiE 'signature|NO_PUBKEY|unknown key' "$CACHE_DIR/debootstrap.log"; then
+      say "hint: sid is signed with a key this host does not know yet: update the host's keyring with" \
+        "'apt-get update && apt-get install debian-archive-keyring' (bookworm-updates has the newer keys)"
+    fi
     die "debootstrap failed (full log: $CACHE_DIR/debootstrap.log)"
   fi
 
@@ -265,30 +269,34 @@ wait_for_ari() {
   die "ARI did not answer on $(ari_url) within ${START_TIMEOUT} s (PID $pid still running; see above)"
 }
 
+# Succeeds when our Asterisk runs (waiting for its ARI if it is still starting); warns when the
+# templates or settings changed since it started.
+already_running() {
+  local pid
+  pid=$(running_pid) || return 1
+  if ! ari_get /ari/asterisk/info >/dev/null; then
+    say "running (PID $pid) but ARI does not answer yet; waiting"
+    wait_for_ari "$pid"
+  fi
+  if [ -f "$RUN_DIR/config.sha256" ]; then
+    local staging
+    staging=$(mktemp -d)
+    render_configs "$staging"
+    if [ "$(config_digest "$staging")" != "$(cat "$RUN_DIR/config.sha256")" ]; then
+      say "warning: templates or settings changed since start; 'deploy/asterisk.sh restart' applies them"
+    fi
+    rm -rf "$staging"
+  fi
+  say "already running (PID $pid), ARI answers on $(ari_url)"
+}
+
 cmd_start() {
   need_root
   local pid
-  if pid=$(running_pid); then
-    if ari_get /ari/asterisk/info >/dev/null; then
-      if [ -d "$ROOT$AST_CONF_DIR" ] && [ -f "$RUN_DIR/config.sha256" ]; then
-        local staging
-        staging=$(mktemp -d)
-        render_configs "$staging"
-        if [ "$(config_digest "$staging")" != "$(cat "$RUN_DIR/config.sha256")" ]; then
-          say "warning: templates or settings changed since start; 'deploy/asterisk.sh restart' applies them"
-        fi
-        rm -rf "$staging"
-      fi
-      say "already running (PID $pid), ARI answers on $(ari_url)"
-      return 0
-    fi
-    say "running (PID $pid) but ARI does not answer yet; waiting"
-    wait_for_ari "$pid"
-    say "ARI answers on $(ari_url)"
-    return 0
-  fi
+  already_running && return 0
   [ -f "$MARKER" ] || cmd_build
   with_lock
+  already_running && return 0   # a concurrent start may have won the lock
   cmd_configure
   if port_open "$FOLLOWUP_ARI_PORT"; then
     die "127.0.0.1:$FOLLOWUP_ARI_PORT is already taken by another process (not our Asterisk): stop it or set FOLLOWUP_ARI_PORT"
@@ -301,7 +309,7 @@ cmd_start() {
   # setsid detaches it from our terminal/session so it survives this script and Ctrl-C in the caller.
   # Not inside in_root: `env -i ... chroot` would become the PID we track, asterisk must be it.
   setsid env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-    chroot "$ROOT" /usr/sbin/asterisk -f -n -C "$AST_CONF" </dev/null >"$LOG_FILE" 2>&1 &
+    chroot "$ROOT" /usr/sbin/asterisk -f -n -C "$AST_CONF" </dev/null >"$LOG_FILE" 2>&1 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
   # setsid only forks when it is a process-group leader (not the case here), so $! is Asterisk itself

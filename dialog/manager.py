@@ -109,7 +109,9 @@ class DialogManager:
         the understanding functions (injectable for tests). ``max_step_entries``: guard against a flow
         that loops without asking anything (default four entries per step)."""
         if lang not in flow.languages:
-            raise ValueError(f"flow {flow.id!r} has no {lang!r} prompts (languages: {', '.join(flow.languages)})")
+            raise ValueError(
+                f"flow {flow.id!r} has no {lang!r} prompts (languages: {', '.join(flow.languages)})"
+            )
         self.flow = flow
         self.lang = lang
         self.context: dict[str, Any] = dict(context or {})
@@ -195,7 +197,7 @@ class DialogManager:
         return out
 
     def handle(self, event: Event) -> list[Action]:
-        """Feed one event; the actions to carry out. Raises DialogStateError when it does not fit the phase."""
+        """Feed one event; the actions to carry out. DialogStateError when it does not fit the phase."""
         self._state.check_event(event)
         out: list[Action] = []
         if isinstance(event, HangupEvent):
@@ -263,6 +265,8 @@ class DialogManager:
     def _answer_in_phase(self, r: _Reading, out: list[Action]) -> None:
         """An answer, unsure, no-match or no-input, interpreted by the phase."""
         kind = r.kind if r.kind in ("answer", "unsure", "no_input") else "no_match"
+        if kind == "answer" and r.value is None:  # an "answer" with nothing in it is no answer
+            kind = "no_match"
         phase = self.state
         if phase is Phase.IDENTIFYING:
             if kind == "answer" and r.value is True:
@@ -452,7 +456,9 @@ class DialogManager:
                 question = self._render(text_of(self._ask.prompt, self.lang))
                 reason = "no answer" if self.lang == "en" else "多次询问未获得有效回答"
                 out.append(
-                    Escalate("no_answer", self._department, f"{reason}: {question}", question_id=self._step.id)  # type: ignore
+                    Escalate(
+                        "no_answer", self._department, f"{reason}: {question}", question_id=self._step.id
+                    )  # type: ignore
                 )
             self._fire(Trigger.SKIPPED)
             self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
@@ -544,7 +550,7 @@ class DialogManager:
         self._finish("callback_requested", out)
 
     def _callback_time(self, value: Any) -> datetime | None:
-        """A callback time from an understood value ("2026-11-21T15:00", a date, a datetime); None if unusable.
+        """A callback time from an understood value ("2026-11-21T15:00", a date, a datetime), or None.
 
         A bare date gets the time of day of this call (the patient was reachable then); a time already
         past is no use, so the campaign's next slot is taken instead.
@@ -556,10 +562,14 @@ class DialogManager:
             at = self._on_day(value)
         elif isinstance(value, str):
             try:
-                at = datetime.fromisoformat(value) if "T" in value else self._on_day(date.fromisoformat(value))
+                at = (
+                    datetime.fromisoformat(value) if "T" in value else self._on_day(date.fromisoformat(value))
+                )
             except ValueError:
                 at = None
-        comparable = at is not None and self.now is not None and (at.tzinfo is None) == (self.now.tzinfo is None)
+        comparable = (
+            at is not None and self.now is not None and (at.tzinfo is None) == (self.now.tzinfo is None)
+        )
         if comparable and at <= self.now:  # type: ignore[operator]
             return None
         return at
@@ -606,7 +616,12 @@ class DialogManager:
             out.append(self._message_play("no_agent"))
             out.append(ScheduleCallback(None, "request_human"))
             out.append(
-                Escalate("request_human", self._department, self._handover_text, question_id=self._handover_question)
+                Escalate(
+                    "request_human",
+                    self._department,
+                    self._handover_text,
+                    question_id=self._handover_question,
+                )
             )
             self._finish("callback_requested", out)
         else:
@@ -620,7 +635,12 @@ class DialogManager:
         if was_waiting_for_agent:
             # They asked for a person and gave up waiting: someone should still call them back.
             out.append(
-                Escalate("request_human", self._department, self._handover_text, question_id=self._handover_question)
+                Escalate(
+                    "request_human",
+                    self._department,
+                    self._handover_text,
+                    question_id=self._handover_question,
+                )
             )
         self._finish(outcome, out)
 
@@ -786,12 +806,16 @@ class DialogManager:
         """Make ``plays`` the current phase's question and its Listen."""
         self._base_prompt = list(plays)
         self._last_prompt = list(plays)
-        self._listen = Listen(expectation, question_id=question_id, dtmf=dtmf, timeout_s=_timeout(expectation.type))
+        self._listen = Listen(
+            expectation, question_id=question_id, dtmf=dtmf, timeout_s=_timeout(expectation.type)
+        )
 
     def _ask_yes_no(
         self, play: Play, out: list[Action], question_id: str | None = None, hints: tuple[str, ...] = ()
     ) -> None:
-        self._set_prompt([play], Expectation("yes_no", self.lang, hints=hints), dict(YES_NO_DTMF), question_id)
+        self._set_prompt(
+            [play], Expectation("yes_no", self.lang, hints=hints), dict(YES_NO_DTMF), question_id
+        )
         out.append(play)
         out.append(self._listen)  # type: ignore[arg-type]
 
@@ -807,7 +831,9 @@ class DialogManager:
 
     def _name_hints(self) -> tuple[str, ...]:
         return tuple(
-            str(v) for v in (lookup(self.context, "patient.name"), lookup(self.context, "patient.salutation")) if v
+            str(v)
+            for v in (lookup(self.context, "patient.name"), lookup(self.context, "patient.salutation"))
+            if v
         )
 
     # --- rendering ------------------------------------------------------------------------------------
@@ -824,7 +850,7 @@ class DialogManager:
         return Play(self._render(text_of(text, self.lang)), audio=audio, prompt_key=key)
 
     def _message_play(self, key: str, *, prompt_key: str | None = None, **fields: Any) -> Play:
-        """System message ``key`` as a Play; ``fields``: answer=, callback_time= where the message uses them."""
+        """System message ``key`` as a Play; ``fields``: answer= / callback_time= where it uses them."""
         template = messages.template(key, self.lang, self.flow)
         return Play(
             self._render(template, department=self._department, **fields),
@@ -848,7 +874,9 @@ def expectation_for(ask: Ask, lang: str, context: Mapping[str, Any] | None = Non
     choices = tuple(
         ChoiceOption(
             id=c.id,
-            words=tuple(w for w in (render(text_of(c.label, lang), ctx, lang), *c.synonyms.get(lang, [])) if w),  # type: ignore
+            words=tuple(
+                w for w in (render(text_of(c.label, lang), ctx, lang), *c.synonyms.get(lang, [])) if w
+            ),  # type: ignore
             dtmf=key,
         )
         for c, key in zip(ask.choices, _choice_keys(ask), strict=True)

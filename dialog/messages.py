@@ -5,7 +5,7 @@ courteous follow-up nurse speaks on the phone. A flow may override any of them u
 
 Besides the template fields of ``flows.schema.TEMPLATE_FIELDS`` a message may use:
 
-- ``{callback_time}`` in ``callback_at`` (rendered relative to the call's time: 明天下午3点 / tomorrow at 3 pm);
+- ``{callback_time}`` in ``callback_at`` (relative to the call's time: 明天下午3点 / tomorrow at 3 pm);
 - ``{department}`` in ``complaint_ack`` / ``praise_ack`` / ``suggestion_ack`` (the escalation's department);
 - ``{answer}`` in ``confirm`` (the understood answer said back: 4分 / 好一些 / yes).
 
@@ -114,7 +114,7 @@ assert set(BUILTIN) == set(MESSAGE_KEYS), "every MESSAGE_KEYS entry needs a buil
 
 
 def template(key: str, lang: str, flow: Flow | None = None) -> str:
-    """The unrendered text of message ``key`` in ``lang``: the flow's override if it has one, else built in."""
+    """The unrendered text of message ``key`` in ``lang``: the flow's override if any, else built in."""
     if flow is not None and key in flow.messages:
         override = flow.messages[key].get(lang)
         if override:
@@ -126,7 +126,7 @@ def template(key: str, lang: str, flow: Flow | None = None) -> str:
 
 
 def audio(key: str, lang: str, flow: Flow | None = None) -> str | None:
-    """The recorded audio file a flow gives for message ``key`` in ``lang`` (relative to the flow's folder)."""
+    """The recorded audio a flow gives for message ``key`` in ``lang`` (relative to the flow's folder)."""
     if flow is not None and key in flow.messages:
         return flow.messages[key].audio.get(lang)  # type: ignore[call-overload]
     return None
@@ -139,5 +139,5 @@ def message(
     fields: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Message ``key`` in ``lang`` rendered with ``fields`` (the call context plus message-specific fields)."""
+    """Message ``key`` in ``lang`` rendered with ``fields`` (the call context plus message fields)."""
     return render(template(key, lang, flow), fields or {}, lang, now)

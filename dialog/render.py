@@ -63,7 +63,7 @@ _FALLBACKS: dict[str, dict[str, str]] = {
 
 
 def lookup(context: Mapping[str, Any], field: str) -> Any:
-    """The value of ``field`` ("patient.name" or a flat "department") in ``context``; None when absent/empty."""
+    """The value of ``field`` ("patient.name" or a flat "department") in ``context``; None if absent/empty."""
     value: Any = context
     for part in field.split("."):
         if not isinstance(value, Mapping) or part not in value:
@@ -75,7 +75,7 @@ def lookup(context: Mapping[str, Any], field: str) -> Any:
 
 
 def derive_salutation(name: str | None, gender: str | None, lang: str) -> str | None:
-    """What a nurse calls the patient, from the full name and gender: 张伟/male → 张先生, John Smith → Mr Smith.
+    """What a nurse calls the patient, from name and gender: 张伟/male → 张先生, John Smith → Mr Smith.
 
     None when the gender is unknown (guessing 先生/女士 wrong is worse than using the name).
     """
@@ -107,10 +107,10 @@ def field_value(context: Mapping[str, Any], field: str, lang: str, now: datetime
     value = lookup(context, field)
     if value is None:
         return None
-    if field.endswith("_date") or isinstance(value, (date, datetime)):
-        return format_date(value, lang)
     if field == "callback_time":
         return format_datetime(value, lang, now)
+    if field.endswith("_date") or isinstance(value, (date, datetime)):
+        return format_date(value, lang)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -154,8 +154,10 @@ def _as_date(value: Any) -> date | datetime | None:
         return value
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value) if "T" in value or " " in value.strip() else date.fromisoformat(
-                value
+            return (
+                datetime.fromisoformat(value)
+                if "T" in value or " " in value.strip()
+                else date.fromisoformat(value)
             )
         except ValueError:
             return None
@@ -163,7 +165,7 @@ def _as_date(value: Any) -> date | datetime | None:
 
 
 def format_date(value: Any, lang: str) -> str:
-    """A calendar date as said aloud: 2026年11月20日 / 20 November 2026. Text that is no date passes through."""
+    """A calendar date as said aloud: 2026年11月20日 / 20 November 2026. Other text passes through."""
     d = _as_date(value)
     if d is None:
         return str(value)

@@ -52,7 +52,7 @@ from dialog.events import Dtmf, Event, Hangup, NoInput, TransferCompleted, Trans
 
 
 class DialogStateError(RuntimeError):
-    """An event or a transition that does not fit the dialog's current phase (a bug on one side or the other)."""
+    """An event or a transition that does not fit the dialog's current phase (a bug on one side)."""
 
 
 class Phase(str, Enum):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,8 @@ def check_file(path: str | os.PathLike[str]) -> FlowReport:
         stamp = (st.st_mtime_ns, st.st_size)
         with _cache_lock:
             hit = _cache.get(real)
-        if hit is not None and hit[0] == stamp and hit[1].file == shown:
-            return hit[1]
+        if hit is not None and hit[0] == stamp:
+            return hit[1] if hit[1].file == shown else _relabel(hit[1], shown)
         text = real.read_text(encoding="utf-8-sig")  # -sig: editors on Windows add a BOM
     except FileNotFoundError:
         return FlowReport(shown, None, [FlowIssue(shown, 0, "no such file")])
@@ -117,6 +117,16 @@ def check_file(path: str | os.PathLike[str]) -> FlowReport:
     with _cache_lock:
         _cache[real] = (stamp, report)
     return report
+
+
+def _relabel(report: FlowReport, shown: str) -> FlowReport:
+    """The same report (the same Flow object) with its issues naming the file as ``shown``."""
+    return replace(
+        report,
+        file=shown,
+        errors=[replace(i, file=shown) for i in report.errors],
+        warnings=[replace(i, file=shown) for i in report.warnings],
+    )
 
 
 def clear_cache() -> None:

@@ -10,6 +10,7 @@ The rules, in the order of docs/flow-format.md ("Validation rules"):
 
 - step ids are unique; every ``next``/``goto`` names an existing step;
 - every step is reachable from the first one, and an end can be reached from every step (no closed loop);
+  every loop asks a question (a loop of say/branch steps would spin for ever);
 - privacy: the first step that is not a ``say`` is an ``identify``; texts said before it use only
   hospital.*, patient.salutation and patient.name;
 - every spoken text has every declared language;
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flows.errors import FlowIssue, sort_issues
-from flows.schema import CLOSED_TYPES, MESSAGE_KEYS, TEMPLATE_FIELDS, Ask, Flow, Step, Text
+from flows.schema import CLOSED_TYPES, LANGS, MESSAGE_KEYS, TEMPLATE_FIELDS, Ask, Flow, Step, Text, When
 from flows.source import LineMap
 
 Check = Callable[[Flow, LineMap], list[FlowIssue]]
@@ -113,7 +114,7 @@ def _target_index(i: int, ref: Ref, index: dict[str, int]) -> int | None:
     return i + 1 if ref.implicit else index.get(ref.target)
 
 
-def describe_when(when: Any) -> str:
+def describe_when(when: When) -> str:
     """A condition in a reader's words: ``pain >= 7``, ``fever = true``, ``symptoms has chest_pain``."""
     op = when.operator
     value = getattr(when, op)
@@ -121,7 +122,7 @@ def describe_when(when: Any) -> str:
     if op in sym:
         return f"{when.answer} {sym[op]} {_show(value)}"
     if op == "in_":
-        return f"{when.answer} in {', '.join(_show(v) for v in value)}"
+        return f"{when.answer} in {', '.join(_show(v) for v in value or ())}"
     return f"{when.answer} {op}" if value else f"{when.answer} not {op}"
 
 
@@ -260,7 +261,7 @@ def _ask_texts(i: int, ask: Ask, name: str) -> Iterator[TextRef]:
 
 
 def _lang_texts(ref: TextRef) -> Iterator[tuple[str, str]]:
-    for lang in ("zh", "en"):
+    for lang in LANGS:
         value = ref.text.get(lang)
         if value:
             yield lang, value
@@ -327,20 +328,8 @@ def check_exits(flow: Flow, lines: LineMap) -> list[FlowIssue]:
     end of the step list.
     """
     g = _graph(flow)
-    n = len(flow.steps)
-    back: list[list[int]] = [[] for _ in range(n)]
-    for a, succ in enumerate(g.edges):
-        for b in succ:
-            back[b].append(a)
-    can_end = set(g.exits)
-    queue = deque(g.exits)
-    while queue:
-        b = queue.popleft()
-        for a in back[b]:
-            if a not in can_end:
-                can_end.add(a)
-                queue.append(a)
-    stuck = [i for i in range(n) if i not in can_end]
+    can_end = _can_end(g)
+    stuck = [i for i in range(len(flow.steps)) if i not in can_end]
     if not stuck:
         return []
     issues = []
@@ -364,6 +353,45 @@ def check_exits(flow: Flow, lines: LineMap) -> list[FlowIssue]:
                 )
             )
     return issues
+
+
+def check_silent_loops(flow: Flow, lines: LineMap) -> list[FlowIssue]:
+    """Every loop asks something: a loop of say/branch/escalate/transfer steps would go round for ever,
+    because the answers its branches test cannot change inside it. (A loop with no exit at all is reported
+    by ``check_exits``.)"""
+    g = _graph(flow)
+    can_end = _can_end(g)
+    silent = {i for i, s in enumerate(flow.steps) if s.ask is None and s.identify is None}
+    issues = []
+    for comp in _cycles(g, silent):
+        if not can_end & set(comp):
+            continue
+        first = min(comp)
+        names = " → ".join(flow.steps[i].id for i in _cycle_order(g, comp, first))
+        issues.append(
+            lines.issue(
+                step_path(first),
+                f"loop that asks nothing: {names} could go round for ever (put a question in it, or leave it)",
+            )
+        )
+    return issues
+
+
+def _can_end(g: _Graph) -> set[int]:
+    """The steps from which some path reaches an end (walking the edges backwards from the exits)."""
+    back: list[list[int]] = [[] for _ in g.edges]
+    for a, succ in enumerate(g.edges):
+        for b in succ:
+            back[b].append(a)
+    can_end = set(g.exits)
+    queue = deque(g.exits)
+    while queue:
+        b = queue.popleft()
+        for a in back[b]:
+            if a not in can_end:
+                can_end.add(a)
+                queue.append(a)
+    return can_end
 
 
 def _cycles(g: _Graph, nodes: set[int]) -> list[list[int]]:
@@ -788,7 +816,7 @@ def compare_problem(ask: Ask, qid: str, op: str, value: float) -> str | None:
     return None
 
 
-def _when_problems(when: Any, ask: Ask, qid: str) -> list[tuple[str, str]]:
+def _when_problems(when: When, ask: Ask, qid: str) -> list[tuple[str, str]]:
     """``(key, reason)`` for each way a condition does not fit its question's type."""
     op = when.operator
     key = "in" if op == "in_" else op
@@ -908,7 +936,16 @@ def check_alarms(flow: Flow, lines: LineMap) -> list[FlowIssue]:
                     f"diastolic_above only applies to a blood_pressure question, not {ask.type}",
                 )
             )
-        if alarm.equals is not None and (problem := value_problem(ask, s.id, alarm.equals)):
+        if alarm.equals is not None and ask.type == "multi_choice":
+            # The walker compares the whole answer (a list) with ``equals``: one choice never matches.
+            issues.append(
+                lines.issue(
+                    base + ("equals",),
+                    "an alarm cannot test one choice of a multi_choice answer: branch on it with contains "
+                    "and go to an escalate step",
+                )
+            )
+        elif alarm.equals is not None and (problem := value_problem(ask, s.id, alarm.equals)):
             issues.append(lines.issue(base + ("equals",), problem))
     return issues
 
@@ -920,6 +957,7 @@ ERROR_CHECKS: tuple[Check, ...] = (
     check_references,
     check_reachable,
     check_exits,
+    check_silent_loops,
     check_privacy,
     check_languages,
     check_questions,

@@ -246,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``followup simulate`` (the lead's CLI may reuse it as a subparser)."""
     p = argparse.ArgumentParser(prog="followup simulate", description="Talk through a flow in text.")
     p.add_argument("flow", metavar="FLOW", help="a library flow id or a path to a flow YAML file")
-    p.add_argument("--lang", choices=("zh", "en"), default=None, help="call language (default: the flow's first)")
-    p.add_argument("--patient", metavar="FILE.json", help='{"patient": {...}, "visit": {...}, "hospital": {...}}')
+    p.add_argument(
+        "--lang", choices=("zh", "en"), default=None, help="call language (default: the flow's first)"
+    )
+    p.add_argument(
+        "--patient", metavar="FILE.json", help='{"patient": {...}, "visit": {...}, "hospital": {...}}'
+    )
     p.add_argument("--script", metavar="FILE", help="patient replies, one per line (default: type them)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--now", metavar="ISO", help="the call's local time, e.g. 2026-11-20T10:00 (default: now)")
@@ -277,7 +281,9 @@ def main(
         return 2
     lang = args.lang or flow.languages[0]
     if lang not in flow.languages:
-        print(f"error: flow {flow.id} has no {lang} prompts (languages: {', '.join(flow.languages)})", file=err)
+        print(
+            f"error: flow {flow.id} has no {lang} prompts (languages: {', '.join(flow.languages)})", file=err
+        )
         return 2
     try:
         now = datetime.fromisoformat(args.now) if args.now else datetime.now().replace(microsecond=0)

@@ -61,6 +61,7 @@ _NO_APOSTROPHE_FIX = {
 _EN_FILLERS = re.compile(r"(?<![\w-])(?:u+m+|u+h+|u+h+m+|e+r+m*|h+m+|a+h+|e+h+(?=[,\s]|$)(?!\?))(?![\w-])")
 _ZH_FILLERS = re.compile(r"呃+|(?:^|(?<=,))额+(?=,|$)")
 
+_AM_PM = re.compile(r"\b([ap])\.\s?m\b\.?")
 _DIGIT_DOT = re.compile(r"(?<=\d)([.:])(?=\d)")
 _KEEP = {"?", "/", "%", "°", "-", "'", "+"}
 _SEPARATORS = set(",.!;:、。…~|\n\r\t")
@@ -100,6 +101,7 @@ def normalize(text: str, lang: str = "zh") -> str:
     t = unicodedata.normalize("NFKC", text[:MAX_INPUT_CHARS])
     t = to_simplified(t).lower()
     t = t.replace("’", "'").replace("‘", "'").replace("`", "'")
+    t = _AM_PM.sub(r"\1m", t)
     t = _DIGIT_DOT.sub(lambda m: "\x00" if m.group(1) == "." else "\x01", t)
     out = []
     for ch in t:

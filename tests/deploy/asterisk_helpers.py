@@ -15,7 +15,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import websockets
@@ -35,7 +35,7 @@ def script_env() -> dict[str, str]:
 def run_script(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run deploy/asterisk.sh with a time bound; output captured as text."""
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+        ["bash", str(SCRIPT), *args], check=False, capture_output=True, text=True, timeout=timeout,
         env=env if env is not None else script_env(),
     )
 
@@ -74,7 +74,7 @@ class AriTestClient:
         self._ws: Any = None
         self._reader: asyncio.Task | None = None
 
-    async def __aenter__(self) -> AriTestClient:
+    async def __aenter__(self) -> Self:
         ws_url = self.ast.ari_url.replace("http://", "ws://") + (
             f"/ari/events?app={self.app}&subscribeAll=false&api_key={self.ast.user}:{self.ast.password}"
         )
@@ -193,7 +193,7 @@ def downsample_2x(samples: array.array) -> array.array:
             idx = i + j - mid
             if 0 <= idx < n_in:
                 acc += c * samples[idx]
-        out.append(max(-32768, min(32767, int(round(acc)))))
+        out.append(max(-32768, min(32767, round(acc))))
     return out
 
 
@@ -215,13 +215,21 @@ def active_span(samples: array.array, rate: int, threshold: float = 300.0) -> tu
     return loud[0] * 0.02, (loud[-1] + 1) * 0.02, len(loud) * 0.02
 
 
-def install_8k(ast: Asterisk, fixture_id: str, dir_key: str, name: str) -> tuple[str, float]:
-    """Put fixture ``fixture_id`` (16 kHz) as an 8 kHz WAV named ``name`` into a shared dir.
+@dataclass(frozen=True)
+class Installed:
+    """A fixture installed into a shared dir: Asterisk-side path (no extension) and its speech timing."""
 
-    Returns the Asterisk-side path without extension (what Playback / sound: take) and the duration (s).
-    """
+    path: str
+    duration: float
+    first: float      # first loud frame (s)
+    last: float       # end of the last loud frame (s)
+    loud: float       # total loud time (s)
+
+
+def install_8k(ast: Asterisk, fixture_id: str, dir_key: str, name: str) -> Installed:
+    """Put fixture ``fixture_id`` (16 kHz) as an 8 kHz WAV named ``name`` into a shared dir."""
     samples, rate = read_wav(FIXTURES / f"{fixture_id}.wav")
     assert rate == 16000
     low = downsample_2x(samples)
     write_wav(ast.dirs[dir_key] / f"{name}.wav", low, 8000)
-    return f"{ast.inner[dir_key]}/{name}", len(low) / 8000
+    return Installed(f"{ast.inner[dir_key]}/{name}", len(low) / 8000, *active_span(low, 8000))

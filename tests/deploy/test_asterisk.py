@@ -7,6 +7,7 @@ reports and what was recorded. The last test stops Asterisk.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import os
 import socket
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from asterisk_helpers import (
+    FIXTURES,
     AriTestClient,
     Asterisk,
     active_span,
+    frame_rms,
     install_8k,
     new_call_id,
     of,
@@ -152,58 +156,58 @@ async def _prompt_and_record(
 
 def test_patient_replies_after_the_prompt_and_the_reply_is_recorded(asterisk: Asterisk) -> None:
     call = new_call_id()
-    prompt, prompt_s = install_8k(asterisk, "en05", "prompts", f"prompt-{call}")
-    _, reply_s = install_8k(asterisk, "en01", "patient_audio", f"yes-{call}")
+    prompt = install_8k(asterisk, "en05", "prompts", f"prompt-{call}")
+    reply = install_8k(asterisk, "en01", "patient_audio", f"yes-{call}")
     number = write_script(asterisk, call, f"# answers one question\nsay yes-{call}\n")
 
     async def scenario() -> Path:
         async with AriTestClient(asterisk, APP) as ari:
             await ari.originate(number, call)
             # the patient waits for the end of the prompt (+1 s of silence), then plays its reply
-            return await _prompt_and_record(ari, asterisk, call, prompt, record_s=1.0 + reply_s + 1.5)
+            return await _prompt_and_record(ari, asterisk, call, prompt.path,
+                                            record_s=1.0 + reply.duration + 1.5)
 
-    recording = run(scenario(), 60)
-    samples, rate = read_wav(recording)
-    first, last, loud = active_span(samples, rate)
-    assert loud >= 0.5, f"no speech in {recording}"
-    # nothing from the patient while the bot spoke; the reply started once the prompt was over
-    assert first >= prompt_s + 0.5, (first, prompt_s)
-    assert last - first <= reply_s + 0.3
+    samples, rate = read_wav(run(scenario(), 60))
+    first, _, loud = active_span(samples, rate)
+    # the reply, all of it and nothing else (spy=in: the prompt is not in this recording)
+    assert 0.7 * reply.loud <= loud <= reply.loud + 0.2, (loud, reply)
+    # nothing from the patient until the prompt was over
+    assert first >= prompt.duration + reply.first, (first, prompt)
 
-    # the patient side was recorded too: what it heard (the prompt) and what it said (the reply)
+    # the patient side was recorded too: what it heard (the prompt) and what it said (the reply);
+    # these files hold only the frames that flowed (no silence where no media did: no wall-clock timing)
     rec = asterisk.dirs["patient_recordings"] / call
     wait_file(rec.with_suffix(".done"), 10)
-    # (these files hold only the frames that flowed: no silence where no media did, so no wall-clock timing)
     heard, heard_rate = read_wav(rec.with_name(f"{call}.heard.wav"))
     said, said_rate = read_wav(rec.with_name(f"{call}.said.wav"))
     _, h_last, h_loud = active_span(heard, heard_rate)
     s_first, _, s_loud = active_span(said, said_rate)
-    assert h_loud >= 0.6 * prompt_loud, (h_loud, prompt_loud)
-    assert s_loud >= 0.6 * reply_loud, (s_loud, reply_loud)
+    assert abs(h_loud - prompt.loud) <= 0.2, (h_loud, prompt)
+    assert abs(s_loud - reply.loud) <= 0.2, (s_loud, reply)
     assert s_first > h_last, "the patient spoke before the prompt was over"
 
 
 def test_barge_in_patient_talks_over_the_prompt(asterisk: Asterisk) -> None:
     call = new_call_id()
-    prompt, prompt_s = install_8k(asterisk, "en13", "prompts", f"prompt-{call}")
-    _, reply_s = install_8k(asterisk, "en03", "patient_audio", f"no-{call}")
+    prompt = install_8k(asterisk, "en13", "prompts", f"prompt-{call}")
+    reply = install_8k(asterisk, "en03", "patient_audio", f"no-{call}")
     number = write_script(asterisk, call, f"say no-{call} barge=500\n")
 
     async def scenario() -> Path:
         async with AriTestClient(asterisk, APP) as ari:
             await ari.originate(number, call)
-            return await _prompt_and_record(ari, asterisk, call, prompt, record_s=1.0)
+            return await _prompt_and_record(ari, asterisk, call, prompt.path, record_s=1.0)
 
     samples, rate = read_wav(run(scenario(), 60))
     first, _, loud = active_span(samples, rate)
-    assert loud >= 0.5
-    # started while the (3 s) prompt was still playing
-    assert 0.3 <= first < prompt_s - 1.0, (first, prompt_s)
+    assert 0.7 * reply.loud <= loud <= reply.loud + 0.2, (loud, reply)
+    # started 500 ms after the prompt's speech started, while the bot was still speaking
+    assert prompt.first + 0.5 + reply.first <= first < prompt.last, (first, prompt, reply)
 
 
 def test_dtmf_patient_sends_digits_after_a_silent_turn(asterisk: Asterisk) -> None:
     call = new_call_id()
-    prompt, _ = install_8k(asterisk, "en02", "prompts", f"prompt-{call}")
+    prompt = install_8k(asterisk, "en02", "prompts", f"prompt-{call}").path
     number = write_script(asterisk, call, "silence\ndtmf 5#\n")
 
     async def scenario() -> None:
@@ -226,29 +230,101 @@ def test_dtmf_patient_sends_digits_after_a_silent_turn(asterisk: Asterisk) -> No
     run(scenario(), 60)
 
 
+def test_patient_hangs_up_after_the_prompt(asterisk: Asterisk) -> None:
+    call = new_call_id()
+    prompt = install_8k(asterisk, "en02", "prompts", f"prompt-{call}")
+    number = write_script(asterisk, call, "hangup\n")
+
+    async def scenario() -> None:
+        async with AriTestClient(asterisk, APP) as ari:
+            await ari.originate(number, call)
+            await ari.wait_for(of("StasisStart", call), 15)
+            await asyncio.sleep(1.5)
+            assert not [e for e in ari.seen if of("ChannelHangupRequest", call)(e)], "hung up before the prompt"
+            await ari.request("POST", f"/channels/{call}/play", media=f"sound:{prompt.path}",
+                              playbackId=f"pb-{call}")
+            finished = await ari.wait_for(lambda e: e.get("type") == "PlaybackFinished"
+                                          and e["playback"]["id"] == f"pb-{call}", 20)
+            destroyed = await ari.wait_for(of("ChannelDestroyed", call), 10)
+            assert destroyed["timestamp"] > finished["timestamp"]
+            assert destroyed["cause"] == 16, destroyed  # normal clearing, from the patient's side
+
+    run(scenario(), 40)
+
+
+def test_echo_patient_over_websocket_external_media(asterisk: Asterisk) -> None:
+    """The dialer's media path: patient call + chan_websocket ExternalMedia in a mixing bridge."""
+    call = new_call_id()
+    em, bridge = f"em-{call}", f"br-{call}"
+    samples, _ = read_wav(FIXTURES / "en05.wav")   # 16 kHz = slin16
+    _, _, sent_loud = active_span(samples, 16000)
+
+    async def scenario() -> array.array:
+        async with AriTestClient(asterisk, APP) as ari:
+            await ari.originate("echo", call)
+            await ari.wait_for(of("StasisStart", call), 15)
+            channel = (await ari.request(
+                "POST", "/channels/externalMedia", app=APP, channelId=em, external_host="INCOMING",
+                transport="websocket", encapsulation="none", connection_type="server", format="slin16",
+                direction="both",
+            )).json()
+            media_id = channel["channelvars"]["MEDIA_WEBSOCKET_CONNECTION_ID"]
+            url = asterisk.ari_url.replace("http://", "ws://") + f"/media/{media_id}"
+            received = bytearray()
+            async with websockets.connect(url, subprotocols=["media"], open_timeout=5) as ws:
+                await ari.wait_for(of("StasisStart", em), 5)   # only once the socket is connected
+                await ari.request("POST", "/bridges", type="mixing", bridgeId=bridge)
+                await ari.request("POST", f"/bridges/{bridge}/addChannel", channel=f"{call},{em}")
+                start = await asyncio.wait_for(ws.recv(), 5)
+                assert isinstance(start, str) and start.startswith("MEDIA_START") and "format:slin16" in start
+                data = samples.tobytes()
+                for i in range(0, len(data), 640):   # Asterisk paces what we send; one message per 20 ms
+                    await ws.send(data[i:i + 640])
+                deadline = time.monotonic() + len(samples) / 16000 + 2.0
+                while time.monotonic() < deadline:
+                    try:
+                        message = await asyncio.wait_for(ws.recv(), 0.5)
+                    except TimeoutError:
+                        continue
+                    if isinstance(message, bytes):
+                        received += message
+            await ari.hangup(call)
+            await ari.hangup(em)
+            await ari.request("DELETE", f"/bridges/{bridge}")
+            return array.array("h", bytes(received))
+
+    echoed = run(scenario(), 40)
+    _, _, loud = active_span(echoed, 16000)
+    assert abs(loud - sent_loud) <= 0.1, (loud, sent_loud)
+
+
 def test_voicemail_patient_answers_with_greeting_and_beep(asterisk: Asterisk) -> None:
     call = new_call_id()
-    _, greeting_s = install_8k(asterisk, "en14", "patient_audio", f"vm-{call}")
+    greeting = install_8k(asterisk, "en14", "patient_audio", f"vm-{call}")
     number = write_script(asterisk, call, f"ring 1\nvoicemail vm-{call} 10\n")
 
-    async def scenario() -> Path:
+    async def scenario() -> tuple[Path, float]:
         async with AriTestClient(asterisk, APP) as ari:
             t0 = time.monotonic()
             await ari.originate(number, call)
             await ari.wait_for(of("StasisStart", call), 15)
-            assert time.monotonic() - t0 >= 0.9  # rang for a second first
+            rang = time.monotonic() - t0
             await ari.request("POST", f"/channels/{call}/record", name=call, format="wav",
-                              ifExists="overwrite", maxDurationSeconds=20)
-            # the machine hangs up by itself after the beep and 3 s of silence
-            await ari.wait_for(of("ChannelDestroyed", call), greeting_s + 10)
+                              ifExists="overwrite", maxDurationSeconds=30)
+            # the machine hangs up by itself after greeting, beep and 3 s of silence
+            await ari.wait_for(of("ChannelDestroyed", call), greeting.duration + 10)
             await ari.wait_for(lambda e: e.get("type") in ("RecordingFinished", "RecordingFailed")
                                and e["recording"]["name"] == call, 5)
-            return asterisk.dirs["recordings"] / f"{call}.wav"
+            return asterisk.dirs["recordings"] / f"{call}.wav", rang
 
-    samples, rate = read_wav(run(scenario(), 40))
-    first, last, loud = active_span(samples, rate)
-    assert loud >= 0.6 * greeting_s
-    assert last - first >= greeting_s  # greeting followed by the beep
+    recording, rang = run(scenario(), 40)
+    assert rang >= 0.9, "it should ring for a second before answering"
+    samples, rate = read_wav(recording)
+    rms = frame_rms(samples, rate)
+    loud_frames = [i for i, r in enumerate(rms) if r > 300]
+    assert abs(len(loud_frames) * 0.02 - greeting.loud) <= 0.8  # greeting (+ a short beep)
+    # a beep after the greeting: a pure tone right after the greeting's speech
+    assert loud_frames[-1] * 0.02 > greeting.last, (loud_frames[-1] * 0.02, greeting)
 
 
 def test_external_asterisk_makes_the_script_a_no_op(asterisk: Asterisk, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from dialog_helpers import CONTEXT_ZH, NOW, Call, load, step_data
 
 from dialog.actions import (
     AddDoNotCall,
@@ -28,7 +29,6 @@ from dialog.nlu import Understanding
 from dialog.nlu import understand as real_understand
 from dialog.state import MAX_EXTRA_TURNS, DialogStateError, Phase
 from flows.schema import Flow
-from tests.dialog.conftest import CONTEXT_ZH, NOW, Call, load, step_data
 
 # Replies the real understanding must read as these intents (zh and en).
 SAY = {
@@ -112,7 +112,10 @@ class TestIdentify:
         c = call("basic", lang)
         c.say(SAY[lang]["yes"])
         assert c.question == "fever"
-        expected_intro = {"zh": "今天给您做个简短的出院回访。", "en": "This is a short follow-up call after your discharge."}
+        expected_intro = {
+            "zh": "今天给您做个简短的出院回访。",
+            "en": "This is a short follow-up call after your discharge.",
+        }
         assert c.texts()[0] == expected_intro[lang]
         assert len(c.texts()) == 3  # intro, question, keypad hint
 
@@ -291,7 +294,11 @@ class TestQuestions:
         c.press("1")
         (cap,) = c.of(CaptureAnswer)
         assert (cap.question_id, cap.value, cap.source, cap.confidence, cap.status) == (
-            "fever", True, "dtmf", 1.0, "answered"
+            "fever",
+            True,
+            "dtmf",
+            1.0,
+            "answered",
         )
         assert c.question == "satisfaction"
 
@@ -348,8 +355,10 @@ class TestQuestions:
         assert en.choices[0].words == ("better", "much better")
 
     def _to_recovery(self, call) -> Call:
-        c = call("questions", understand=scripted({"37": {"value": 37.0}, "120/80": {"value": (120, 80)},
-                                                   "3": {"value": 3}}))
+        c = call(
+            "questions",
+            understand=scripted({"37": {"value": 37.0}, "120/80": {"value": (120, 80)}, "3": {"value": 3}}),
+        )
         c.press("1")
         c.press("2")
         c.say("37")
@@ -422,7 +431,9 @@ class TestReprompts:
     def test_last_prompt_repeats_when_max_exceeds_the_prompts(self, call):
         def change(d):
             step_data(d, "fever")["ask"]["no_match"] = {
-                "prompts": [{"zh": "甲", "en": "A"}, {"zh": "乙", "en": "B"}], "max": 4, "then": "skip"
+                "prompts": [{"zh": "甲", "en": "A"}, {"zh": "乙", "en": "B"}],
+                "max": 4,
+                "then": "skip",
             }
 
         c = call(load("basic", change))
@@ -601,6 +612,20 @@ class TestConfirmation:
         assert c.dm.state is Phase.CONFIRMING
 
 
+ALARM_VALUES = {
+    "37": {"value": 37.0},
+    "39": {"value": 39.0},
+    "38.5": {"value": 38.5},
+    "120/80": {"value": {"systolic": 120, "diastolic": 80}},
+    "170/90": {"value": {"systolic": 170, "diastolic": 90}},
+    "130/105": {"value": (130, 105)},
+    "85/60": {"value": "85/60"},
+    "3": {"value": 3},
+    "6": {"value": 6},
+    "7": {"value": 7},
+}
+
+
 class TestAlarms:
     def _at(self, call, qid: str, table: dict[str, dict[str, Any]]) -> Call:
         c = call("questions", understand=scripted(table))
@@ -614,19 +639,6 @@ class TestAlarms:
             c.say(fill[q])
         assert c.question == qid
         return c
-
-    VALUES = {
-        "37": {"value": 37.0},
-        "39": {"value": 39.0},
-        "38.5": {"value": 38.5},
-        "120/80": {"value": {"systolic": 120, "diastolic": 80}},
-        "170/90": {"value": {"systolic": 170, "diastolic": 90}},
-        "130/105": {"value": (130, 105)},
-        "85/60": {"value": "85/60"},
-        "3": {"value": 3},
-        "6": {"value": 6},
-        "7": {"value": 7},
-    }
 
     @pytest.mark.parametrize(
         "qid, reply, alarm",
@@ -642,7 +654,7 @@ class TestAlarms:
         ],
     )
     def test_alarm_escalates_and_the_survey_goes_on(self, call, qid, reply, alarm):
-        c = self._at(call, qid, self.VALUES)
+        c = self._at(call, qid, ALARM_VALUES)
         c.say(reply)
         alarms = [e for e in c.of(Escalate) if e.kind == "alarm"]
         assert bool(alarms) == alarm
@@ -658,7 +670,12 @@ class TestAlarms:
         c.press("1")
         c.press("1")  # fever: yes
         (esc,) = c.of(Escalate)
-        assert (esc.kind, esc.department, esc.text, esc.question_id) == ("alarm", "发热门诊", "出院后发热", "fever")
+        assert (esc.kind, esc.department, esc.text, esc.question_id) == (
+            "alarm",
+            "发热门诊",
+            "出院后发热",
+            "fever",
+        )
         assert c.question == "temp"
 
     def test_alarm_after_a_confirmed_answer(self, call):
@@ -769,7 +786,10 @@ class TestCallIntents:
         assert cb == ScheduleCallback(None, "request_human")
         (esc,) = c.of(Escalate)
         assert (esc.kind, esc.department, esc.text, esc.question_id) == (
-            "request_human", "心内科", ZH["request_human"], "fever"
+            "request_human",
+            "心内科",
+            ZH["request_human"],
+            "fever",
         )
         assert c.hung_up.outcome == "callback_requested"
 
@@ -795,8 +815,10 @@ class TestCallIntents:
         (cb,) = c.of(ScheduleCallback)
         assert cb.at == datetime(2026, 11, 21, 15, 0)
         assert cb.reason == "call_back_later"
-        said = {"zh": "好的，那我们明天下午3点再给您打过来。打扰您了，再见！",
-                "en": "Of course. We'll call you back tomorrow at 3 pm. Goodbye for now!"}[lang]
+        said = {
+            "zh": "好的，那我们明天下午3点再给您打过来。打扰您了，再见！",
+            "en": "Of course. We'll call you back tomorrow at 3 pm. Goodbye for now!",
+        }[lang]
         assert c.texts() == [said]
         assert c.hung_up.outcome == "callback_requested"
 
@@ -808,7 +830,9 @@ class TestCallIntents:
         assert c.texts() == [BUILTIN["callback_later"]["zh"]]
 
     def test_callback_time_in_the_past_takes_the_next_slot(self, call):
-        c = at_fever(call, understand=scripted({"昨天打": {"intent": "call_back_later", "value": "2026-11-19T15:00"}}))
+        c = at_fever(
+            call, understand=scripted({"昨天打": {"intent": "call_back_later", "value": "2026-11-19T15:00"}})
+        )
         c.say("昨天打")
         assert c.of(ScheduleCallback)[0].at is None
 
@@ -911,7 +935,9 @@ BRANCH_VALUES = {
 
 
 class TestBranches:
-    def _run(self, call, fever="2", recovery="1", symptoms="1", pain: str | None = "pain5", bp="bp120") -> Call:
+    def _run(
+        self, call, fever="2", recovery="1", symptoms="1", pain: str | None = "pain5", bp="bp120"
+    ) -> Call:
         c = call("branches", understand=scripted(BRANCH_VALUES))
         for d in ("1", fever, recovery, symptoms):
             c.press(d)
@@ -1089,7 +1115,10 @@ class TestEndAndHangup:
                 "id": "loop",
                 "title": {"zh": "环"},
                 "languages": ["zh"],
-                "steps": [{"id": "a", "say": {"zh": "甲"}, "next": "b"}, {"id": "b", "say": {"zh": "乙"}, "next": "a"}],
+                "steps": [
+                    {"id": "a", "say": {"zh": "甲"}, "next": "b"},
+                    {"id": "b", "say": {"zh": "乙"}, "next": "a"},
+                ],
             }
         )
         dm = DialogManager(flow, "zh", {})
@@ -1103,7 +1132,11 @@ class TestEndAndHangup:
         assert not c.dm.finished and c.dm.outcome is None
         assert c.dm.last_prompt == "回家以后有没有发烧？有请按1，没有请按2。"
         assert c.dm.accepts(Utterance) and not c.dm.accepts(TransferCompleted)
-        assert [t.value for _, t, _ in c.dm.history][:3] == ["start_call", "enter_identify", "identity_confirmed"]
+        assert [t.value for _, t, _ in c.dm.history][:3] == [
+            "start_call",
+            "enter_identify",
+            "identity_confirmed",
+        ]
 
     def test_every_listen_has_an_expectation_in_the_calls_language(self, call):
         c = call("questions", "en")

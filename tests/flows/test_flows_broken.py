@@ -53,6 +53,7 @@ EXPECTED: list[tuple[str, int, str]] = [
         21,
         "no end can be reached from step 'into': it leads into the loop at line 23",
     ),
+    ("loop_asks_nothing.yaml", 16, "loop that asks nothing: tell → route → tell could go round for ever"),
     ("no_end_reachable.yaml", 23, "loop with no exit: spin → spin"),
     ("end_with_next.yaml", 18, "end step 'bye' has a next"),
     # privacy
@@ -111,6 +112,7 @@ EXPECTED: list[tuple[str, int, str]] = [
     # alarms
     ("alarm_wrong_type.yaml", 17, "above compares numbers, but question 'q' is yes_no"),
     ("alarm_no_condition.yaml", 15, "an alarm needs a condition"),
+    ("alarm_multi_choice.yaml", 20, "an alarm cannot test one choice of a multi_choice answer"),
     # templates, messages, audio
     (
         "template_unknown_field.yaml",

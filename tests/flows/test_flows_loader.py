@@ -179,6 +179,19 @@ def test_cache_returns_the_same_result_until_the_file_changes(tmp_path: Path) ->
     assert second is not first and second.title.zh == "改过的"
 
 
+def test_cache_serves_the_same_flow_under_another_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, "n.yaml", MINIMAL.replace("    end: {}", "    end: {}\n    next: who"))
+    monkeypatch.chdir(tmp_path)
+    absolute, relative = check_file(path), check_file("n.yaml")
+    assert [i.file for i in absolute.errors] == [str(path)]
+    assert [i.file for i in relative.errors] == ["n.yaml"]
+    assert [i.line for i in relative.errors] == [i.line for i in absolute.errors] == [17]
+    good = _write(tmp_path, "g.yaml", MINIMAL)
+    assert load_flow("g.yaml") is load_flow(good)
+
+
 def test_load_flows_collects_errors_and_duplicate_ids(tmp_path: Path) -> None:
     a = _write(tmp_path, "a.yaml", MINIMAL)
     b = _write(tmp_path, "b.yaml", MINIMAL)

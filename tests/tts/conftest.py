@@ -9,3 +9,9 @@ from tts_helpers import CountingSynth
 @pytest.fixture
 def counting() -> CountingSynth:
     return CountingSynth()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "optional_tts: needs an optional TTS venv from deploy/tts.sh (skipped, with a reason, without)"
+    )

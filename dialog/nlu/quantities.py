@@ -1,0 +1,215 @@
+"""Measured quantities: a plain number, blood pressure, blood glucose, body temperature.
+
+Rules (docs/nlu.md):
+- numbers are read after ``numbers.to_digits``; approximate forms (五六个 → 5.5, 七点多 → 7, 大概) lower the
+  confidence to 0.6 so the dialog reads the value back;
+- number: the number next to the expected unit when there is one, else the first number that is not a
+  "per period" 1 (一天三次 → 3); ``Expectation.min/max`` outside → rejected (``out_of_range``);
+  weight in 斤 for a kg question is halved (and the reverse); 一米七 → 1.7 (m) or 170 (cm);
+- blood pressure: labelled values (高压/收缩压/上面/systolic, 低压/舒张压/下面/diastolic) first, else
+  "A/B", "A比B", "A over B", or the first two numbers; unlabelled values with diastolic > systolic are
+  swapped (confidence 0.6); systolic must be 50–300, diastolic 20–200, systolic > diastolic;
+- glucose in mmol/L: values said in mg/dL (a unit of mg/dl/毫克, or any value > 35) are divided by 18 and
+  rounded to 0.1; the result must be 0.5–50 unless ``min/max`` say otherwise;
+- temperature in °C: values said in °F (华氏, fahrenheit, °F, or any value > 50) are converted,
+  (F − 32) × 5/9 rounded to 0.1; the result must be 30–45 unless ``min/max`` say otherwise; when several
+  readings are given the highest is kept (a fever must not be missed).
+"""
+
+from __future__ import annotations
+
+import re
+
+from dialog.nlu.expectation import Expectation
+from dialog.nlu.hedges import hedge_factor
+from dialog.nlu.numbers import Number, find_numbers, format_number, to_digits
+from dialog.nlu.result import Parse
+
+APPROX_CONFIDENCE = 0.6
+BASE_CONFIDENCE = 0.95
+
+_PER_PERIOD = re.compile(r"\s*(天|日|周|星期|礼拜|个月|月|年|次|顿|day|week|month|year|time)")
+_UNIT_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "kg": ("kg", "公斤", "千克", "kilo"),
+    "公斤": ("kg", "公斤", "千克", "kilo"),
+    "斤": ("斤",),
+    "cm": ("cm", "厘米", "公分"),
+    "次": ("次", "回", "time"),
+    "小时": ("小时", "个小时", "钟头", "个钟头", "hour"),
+    "hours": ("小时", "个小时", "钟头", "个钟头", "hour"),
+}
+_RANGE_SEP = re.compile(r"\s*(到|至|或者|或|-|~|to|or)\s*$")
+
+
+def _in_range(v: float, lo: float | None, hi: float | None) -> bool:
+    return (lo is None or v >= lo) and (hi is None or v <= hi)
+
+
+def _confidence(n: Number, text: str) -> float:
+    c = BASE_CONFIDENCE * hedge_factor(text)
+    return min(c, APPROX_CONFIDENCE) if n.approx else c
+
+
+def _merge_ranges(d: str, nums: list[Number]) -> list[Number]:
+    """ "五到六次", "120 or 130" → one approximate number at the midpoint."""
+    out: list[Number] = []
+    i = 0
+    while i < len(nums):
+        n = nums[i]
+        if i + 1 < len(nums):
+            m = nums[i + 1]
+            gap = d[n.end : m.start]
+            if _RANGE_SEP.match(gap) and m.value > n.value and m.value <= n.value * 2 + 10:
+                out.append(Number((n.value + m.value) / 2, n.start, m.end, True, n.value, m.value))
+                i += 2
+                continue
+        out.append(n)
+        i += 1
+    return out
+
+
+def parse_number(text: str, exp: Expectation) -> Parse | None:
+    """A plain number (count, weight, hours of sleep, pain score…)."""
+    d = to_digits(text)
+    nums = _merge_ranges(d, [n for n in find_numbers(d)])
+    if not nums:
+        return None
+    chosen: Number | None = None
+    value_factor = 1.0
+    unit = (exp.unit or "").lower()
+    if unit:
+        syn = _UNIT_SYNONYMS.get(unit, (unit,))
+        for n in nums:
+            after = d[n.end : n.end + 4].lstrip()
+            if any(after.startswith(s) for s in syn):
+                chosen = n
+                break
+    if chosen is None:
+        for k, n in enumerate(nums):
+            if n.value == 1 and k + 1 < len(nums) and _PER_PERIOD.match(d, n.end):
+                continue  # 一天三次: the 1 is "per day"
+            chosen = n
+            break
+    if chosen is None:
+        chosen = nums[0]
+    value = chosen.value
+    after = d[chosen.end : chosen.end + 4].lstrip()
+    # Height said as 一米七 / 1米75.
+    hm = re.match(r"\s*米\s*(\d{1,2})(?!\d)", d[chosen.end :])
+    if hm and value < 3:
+        value = float(f"{int(value)}.{hm.group(1)}")
+        if unit in ("cm", "厘米", "公分"):
+            value = round(value * 100)
+    elif unit in ("kg", "公斤", "千克") and after.startswith("斤"):
+        value = value / 2
+    elif unit == "斤" and (after.startswith("公斤") or after.startswith("kg") or after.startswith("千克")):
+        value = value * 2
+    conf = _confidence(chosen, text) * value_factor
+    if not _in_range(value, exp.min, exp.max):
+        return Parse(None, 0.2, "out_of_range")
+    return Parse(format_number(round(value, 2)), conf)
+
+
+_SYS_LABEL = r"(?:高压|收缩压|上压|上面|高的|上边|systolic|top number|top)"
+_DIA_LABEL = r"(?:低压|舒张压|下压|下面|低的|下边|diastolic|bottom number|bottom)"
+_LABELLED_SYS = re.compile(_SYS_LABEL + r"\D{0,4}?(\d{2,3})")
+_LABELLED_DIA = re.compile(_DIA_LABEL + r"\D{0,4}?(\d{2,3})")
+_PAIR = re.compile(r"(\d{2,3})\s*(?:/|比|over|\\|:|的|,|、|\s)\s*(\d{2,3})(?![\d.])")
+
+
+def parse_blood_pressure(text: str, exp: Expectation | None = None) -> Parse | None:
+    """{"systolic": int, "diastolic": int} or None when two plausible numbers are not there."""
+    d = to_digits(text)
+    conf = BASE_CONFIDENCE * hedge_factor(text)
+    s_m, d_m = _LABELLED_SYS.search(d), _LABELLED_DIA.search(d)
+    sys_v = dia_v = None
+    swapped = False
+    if s_m and d_m:
+        sys_v, dia_v = int(s_m.group(1)), int(d_m.group(1))
+    else:
+        p = _PAIR.search(d)
+        if p:
+            sys_v, dia_v = int(p.group(1)), int(p.group(2))
+        else:
+            nums = [n for n in find_numbers(d) if 20 <= n.value <= 300]
+            if len(nums) >= 2:
+                sys_v, dia_v = int(round(nums[0].value)), int(round(nums[1].value))
+                conf *= 0.9
+            if nums and any(n.approx for n in nums[:2]):
+                conf = min(conf, APPROX_CONFIDENCE)
+    if sys_v is None or dia_v is None:
+        return None
+    if dia_v > sys_v:
+        sys_v, dia_v = dia_v, sys_v
+        swapped = True
+    if not (50 <= sys_v <= 300 and 20 <= dia_v <= 200) or sys_v == dia_v:
+        return Parse(None, 0.2, "out_of_range")
+    if exp is not None and not _in_range(sys_v, exp.min, exp.max):
+        return Parse(None, 0.2, "out_of_range")
+    if swapped:
+        conf = min(conf, 0.6)
+    if re.search(r"(\d)~", d):
+        conf = min(conf, APPROX_CONFIDENCE)
+    return Parse({"systolic": sys_v, "diastolic": dia_v}, round(conf, 3))
+
+
+_GLUCOSE_KEY = re.compile(r"血糖|空腹|餐后|饭后|饭前|sugar|glucose|reading")
+_MGDL = re.compile(r"mg|毫克")
+
+
+def _first_after_keyword(d: str, nums: list[Number], key: re.Pattern[str]) -> Number:
+    k = key.search(d)
+    if k:
+        for n in nums:
+            if n.start >= k.end():
+                return n
+    return nums[0]
+
+
+def parse_glucose(text: str, exp: Expectation | None = None) -> Parse | None:
+    """Blood glucose in mmol/L (see the module docstring for mg/dL)."""
+    d = to_digits(text)
+    nums = find_numbers(d)
+    if not nums:
+        return None
+    n = _first_after_keyword(d, nums, _GLUCOSE_KEY)
+    value = n.value
+    conf = _confidence(n, text)
+    after = d[n.end : n.end + 12]
+    if _MGDL.search(after) or value > 35:
+        value = round(value / 18, 1)
+        conf *= 0.9 if _MGDL.search(after) else 0.8
+    lo = exp.min if exp is not None and exp.min is not None else 0.5
+    hi = exp.max if exp is not None and exp.max is not None else 50
+    if not _in_range(value, lo, hi):
+        return Parse(None, 0.2, "out_of_range")
+    return Parse(format_number(round(value, 1)), round(conf, 3))
+
+
+_FAHRENHEIT = re.compile(r"华氏|fahrenheit|°f|degrees f\b|\bf\b")
+
+
+def parse_temperature(text: str, exp: Expectation | None = None) -> Parse | None:
+    """Body temperature in °C (see the module docstring for °F)."""
+    d = to_digits(text)
+    nums = [n for n in find_numbers(d) if 25 <= n.value <= 115]
+    if not nums:
+        return None
+    f_said = bool(_FAHRENHEIT.search(d))
+    best: tuple[float, Number] | None = None
+    for n in nums:
+        v = n.value
+        if f_said or v > 50:
+            v = round((v - 32) * 5 / 9, 1)
+        if best is None or v > best[0]:
+            best = (v, n)
+    assert best is not None
+    value, n = best
+    conf = _confidence(n, text)
+    if n.value > 50 and not f_said:
+        conf *= 0.9
+    lo = exp.min if exp is not None and exp.min is not None else 30
+    hi = exp.max if exp is not None and exp.max is not None else 45
+    if not _in_range(value, lo, hi):
+        return Parse(None, 0.2, "out_of_range")
+    return Parse(format_number(round(value, 1)), round(conf, 3))
