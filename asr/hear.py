@@ -65,7 +65,7 @@ def combine_confidence(asr: float, nlu: float, agreed: bool) -> float:
     asr = min(1.0, max(0.0, asr))
     if agreed:
         asr = 1.0 - (1.0 - asr) / 2.0
-    return round(float(np.sqrt(asr * min(1.0, max(0.0, nlu)))), 4)
+    return round(float(np.sqrt(asr * min(1.0, max(0.0, nlu)))), 3)
 
 
 def understand_transcript(
@@ -91,7 +91,7 @@ def understand_transcript(
     else:
         confidence = combine_confidence(transcript.confidence, float(chosen.get("confidence", 0.0)), agreed)
         if from_alternative:
-            confidence = round(confidence * ALTERNATIVE_PENALTY, 4)
+            confidence = round(confidence * ALTERNATIVE_PENALTY, 3)
     return {
         "text": chosen_text,
         "intent": chosen.get("intent"),

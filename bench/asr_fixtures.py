@@ -27,10 +27,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr.audio import load_audio, phone_band  # noqa: E402
-from asr.hear import hear_audio  # noqa: E402
-from asr.normalize import bare, to_simplified  # noqa: E402
-from asr.vad import speech_span  # noqa: E402
+from asr.audio import load_audio, phone_band
+from asr.hear import hear_audio
+from asr.normalize import bare, to_simplified
+from asr.vad import speech_span
 
 DEFAULT_FIXTURES = ROOT.parent / "shared" / "fixtures" / "speech"
 DEFAULT_LABELS = ROOT / "tests" / "asr" / "fixture_labels.tsv"
@@ -92,7 +92,7 @@ def error_rate(ref: str, hyp: str | None, lang: str) -> float:
 
 def load_labels(path: Path) -> dict[str, dict[str, Any]]:
     with open(path, encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
+        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
     out = {}
     for r in rows:
         value: Any = "*" if r["value"] == "*" else json.loads(r["value"])

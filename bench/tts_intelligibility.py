@@ -102,7 +102,7 @@ def normalise_zh(text: str, t2s: Any) -> str:  # t2s: an opencc.OpenCC
 
 
 def normalise_en(text: str) -> list[str]:
-    text = text.lower().replace("-", " ")
+    text = text.lower().replace("-", "")  # check-up = checkup, follow-up = followup
     text = text.translate(str.maketrans("", "", string.punctuation.replace("'", "")))
     return [_DIGIT_WORDS.get(w, w) for w in text.split()]
 

@@ -179,7 +179,7 @@ cmd_build() {
   root_apt_install "$tmp" $PACKAGES
   write_marker "$tmp"
   mv "$tmp" "$ROOT"
-  say "built $(head -n 1 "$MARKER") in $ROOT ($((SECONDS - t0)) s, $(du -sh --one-file-system "$ROOT" | cut -f1))"
+  say "done in $((SECONDS - t0)) s: $(head -n 1 "$MARKER"), $ROOT ($(du -sh --one-file-system "$ROOT" | cut -f1))"
 }
 
 # ------------------------------------------------------------------------------------------ configure
@@ -367,7 +367,7 @@ cmd_status() {
     fi
   else
     echo "stopped"
-    [ -f "$MARKER" ] && echo "root: $ROOT ($(cat "$MARKER"))" || echo "root: not built ($ROOT)"
+    if [ -f "$MARKER" ]; then echo "root: $ROOT ($(head -n 1 "$MARKER"))"; else echo "root: not built ($ROOT)"; fi
     return 3
   fi
 }

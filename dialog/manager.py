@@ -60,7 +60,9 @@ from dialog.events import (
     Utterance,
 )
 from dialog.events import Hangup as HangupEvent
-from dialog.nlu import FEEDBACK_INTENTS, is_family_member, understand
+from dialog.nlu import FEEDBACK_INTENTS, is_family_member, normalize, understand
+from dialog.nlu.dates import parse_callback_time as _nlu_callback_time
+from dialog.nlu.understand import local_now
 from dialog.nlu.expectation import ChoiceOption, Expectation
 from dialog.render import blood_pressure_parts, lookup, render, render_answer, text_of
 from dialog.state import MAX_EXTRA_TURNS, DialogState, Phase, Trigger
@@ -76,6 +78,13 @@ _NUMERIC_TYPES = frozenset({"scale", "number", "glucose", "temperature"})
 
 Understander = Callable[..., Any]
 FamilyDetector = Callable[[str, str], bool]
+CallbackTimeParser = Callable[[str, str, "datetime | None"], "str | None"]
+
+
+def parse_callback_time(text: str, lang: str, now: datetime | None) -> str | None:
+    """A callback time ("YYYY-MM-DDTHH:MM") said in ``text``, by the understanding layer's parser."""
+    parsed = _nlu_callback_time(normalize(text, lang), local_now(now))
+    return parsed.value if parsed is not None else None
 
 
 @dataclass(frozen=True)
@@ -103,11 +112,13 @@ class DialogManager:
         understand: Understander = understand,
         is_family_member: FamilyDetector = is_family_member,
         max_step_entries: int | None = None,
+        callback_time: CallbackTimeParser | None = None,
     ) -> None:
         """``context``: {"patient": {...}, "visit": {...}, "hospital": {...}} for templates. ``now``: the
         call's local time, for relative times ("tomorrow afternoon"). ``understand``/``is_family_member``:
-        the understanding functions (injectable for tests). ``max_step_entries``: guard against a flow
-        that loops without asking anything (default four entries per step)."""
+        the understanding functions (injectable for tests); ``callback_time(text, lang, now)`` reads "when
+        to call back" from a family member's reply ("YYYY-MM-DDTHH:MM" or None). ``max_step_entries``:
+        guard against a flow that loops without asking anything (default four entries per step)."""
         if lang not in flow.languages:
             raise ValueError(
                 f"flow {flow.id!r} has no {lang!r} prompts (languages: {', '.join(flow.languages)})"
@@ -117,6 +128,7 @@ class DialogManager:
         self.context: dict[str, Any] = dict(context or {})
         self.now = now
         self._understand = understand
+        self._callback_time_of = callback_time or parse_callback_time
         self._is_family_member = is_family_member
         self._max_entries = max_step_entries if max_step_entries is not None else 4 * len(flow.steps) + 4
         self._state = DialogState()
@@ -233,7 +245,8 @@ class DialogManager:
     def _understood(self, text: str, asr_confidence: float) -> _Reading:
         u = self._understand(text, self._listen.expectation, self.now)  # type: ignore[union-attr]
         confidence = min(float(u.confidence), float(asr_confidence))
-        feedback = u.feedback if u.intent == "answer" and u.feedback in FEEDBACK_INTENTS else None
+        # A complaint said along with something else ("不满意，护士态度太差了", "我要投诉，转人工").
+        feedback = u.feedback if u.feedback in FEEDBACK_INTENTS and u.intent not in FEEDBACK_INTENTS else None
         return _Reading(u.intent, u.value, confidence, text, "speech", feedback)
 
     def _on_reading(self, r: _Reading, out: list[Action]) -> None:
@@ -241,15 +254,26 @@ class DialogManager:
         if phase in (Phase.IDENTIFYING, Phase.FAMILY_CHECK) and self._says_family(r):
             self._family_member(out)
             return
-        if phase is Phase.FAMILY_TIME and r.kind == "call_back_later":
-            self._time_taken(r.value, out)
-            return
+        if phase is Phase.FAMILY_TIME:
+            if r.kind == "call_back_later":
+                self._time_taken(r.value, out)
+                return
+            if r.source == "speech" and r.kind in ("answer", "no_match", "unsure"):
+                # "明天下午三点吧" answers "when can he be reached?" with a time, which the date parser
+                # would cut down to a day.
+                at = self._callback_time_of(r.text, self.lang, self.now)
+                if at is not None:
+                    self._time_taken(at, out)
+                    return
         if r.kind in FEEDBACK_INTENTS:
             self._feedback(r.kind, r, out)
+        elif r.kind in _CALL_INTENTS:
+            if r.feedback is not None:
+                # The call ends or moves to a person, but the complaint is still recorded as one.
+                out.append(Escalate(r.feedback, self._department, r.text, question_id=self._question_id()))
+            self._call_intent(r, out)
         elif r.feedback is not None:
             self._feedback(r.feedback, r, out)
-        elif r.kind in _CALL_INTENTS:
-            self._call_intent(r, out)
         elif r.kind == "repeat":
             self._repeat(out)
         else:
@@ -349,6 +373,12 @@ class DialogManager:
         lo = ask.min if ask.min is not None else (SCALE_DEFAULT[0] if ask.type == "scale" else None)
         hi = ask.max if ask.max is not None else (SCALE_DEFAULT[1] if ask.type == "scale" else None)
         return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+    def _question_id(self) -> str | None:
+        """The question being asked, when the bot is at one (not during identity checks)."""
+        if self.state in (Phase.LISTENING, Phase.CONFIRMING) and self._step is not None:
+            return self._step.id
+        return None
 
     def _capture(self, status: str, value: Any, r: _Reading, out: list[Action]) -> None:
         qid = self._step.id  # type: ignore[union-attr]
@@ -475,8 +505,7 @@ class DialogManager:
 
     def _feedback(self, kind: str, r: _Reading, out: list[Action]) -> None:
         """A complaint, praise or suggestion: record it, thank the patient, then as ``on_intent`` says."""
-        qid = self._step.id if self.state in (Phase.LISTENING, Phase.CONFIRMING) else None  # type: ignore
-        out.append(Escalate(kind, self._department, r.text, question_id=qid))
+        out.append(Escalate(kind, self._department, r.text, question_id=self._question_id()))
         out.append(self._message_play(f"{kind}_ack"))
         policy = getattr(self.flow.on_intent, kind)
         has_answer = r.value is not None
@@ -511,7 +540,7 @@ class DialogManager:
             self._fire(Trigger.WANTS_CALLBACK)
             self._schedule_callback(r.value, "call_back_later", out)
         elif kind == "request_human":
-            qid = self._step.id if self.state in (Phase.LISTENING, Phase.CONFIRMING) else None  # type: ignore
+            qid = self._question_id()
             if self.flow.on_intent.request_human == "callback":
                 self._fire(Trigger.WANTS_CALLBACK)
                 out.append(self._message_play("no_agent"))

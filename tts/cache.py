@@ -12,7 +12,7 @@ For ARI ``play`` use ``asterisk_sound(path)`` (``sound:<root>/sln/ab/<key>``, no
 ``wav`` format means 8 kHz, so a 16 kHz .wav beside the .sln16 would be a wrong candidate for it.
 
 Writes go to a temporary file in the target folder and are renamed into place, so a reader never sees
-a partial file; a per-key thread lock plus an ``flock`` on a shard lock file make concurrent threads and
+a partial file; a (striped) per-key thread lock plus an ``flock`` on a shard lock file make concurrent threads and
 processes render each prompt once. ``render_flow_prompts`` fills the cache for a flow ahead of the calls,
 so only prompts with patient-specific fields are synthesised while a call is live.
 """
@@ -68,8 +68,8 @@ class PromptCache:
         self.root = Path(root).resolve()
         self.sample_rate = sample_rate
         self.stats = CacheStats()
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        # Striped locks: bounded memory however many prompts pass through (collisions only serialise).
+        self._locks = [threading.Lock() for _ in range(64)]
         self._stats_lock = threading.Lock()
 
     # --- keys and paths ----------------------------------------------------------------------------------
@@ -188,8 +188,7 @@ class PromptCache:
             setattr(self.stats, name, getattr(self.stats, name) + amount)
 
     def _key_lock(self, key: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+        return self._locks[int(key[:8], 16) % len(self._locks)]
 
     @contextmanager
     def _process_lock(self, key: str) -> Iterator[None]:

@@ -36,26 +36,79 @@ from dialog.nlu.result import Parse
 
 CALL_HOURS = (8, 21)  # the earliest and latest hour a callback is placed at
 DAY_ONLY_HOUR = 10
-PART_HOURS: dict[str, int] = {"early": 8, "am": 9, "noon": 12, "pm": 15, "dusk": 18, "evening": 19, "night": 20}
+PART_HOURS: dict[str, int] = {
+    "early": 8,
+    "am": 9,
+    "noon": 12,
+    "pm": 15,
+    "dusk": 18,
+    "evening": 19,
+    "night": 20,
+}
 
 _WEEKDAY_ZH = {"1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6, "日": 6, "天": 6}
-_WEEKDAY_EN = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
-               "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5,
-               "sun": 6}
+_WEEKDAY_EN = {
+    "monday": 0,
+    "tuesday": 1,
+    "wednesday": 2,
+    "thursday": 3,
+    "friday": 4,
+    "saturday": 5,
+    "sunday": 6,
+    "mon": 0,
+    "tue": 1,
+    "tues": 1,
+    "wed": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+}
 _MONTHS_EN = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 _MONTHS_EN.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _MONTHS_EN["sept"] = 9
 _MONTH_RE = "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
 
-_REL_DAYS_ZH = (("大后天", 3), ("大前天", -3), ("后天", 2), ("前天", -2), ("明天", 1), ("明日", 1), ("明儿", 1),
-                ("明早", 1), ("明晚", 1), ("今天", 0), ("今日", 0), ("今儿", 0), ("今晚", 0), ("今早", 0),
-                ("昨天", -1), ("昨日", -1), ("昨晚", -1))
-_REL_DAYS_EN = (("the day after tomorrow", 2), ("day after tomorrow", 2), ("the day before yesterday", -2),
-                ("day before yesterday", -2), ("tomorrow", 1), ("tmrw", 1), ("today", 0), ("tonight", 0),
-                ("this evening", 0), ("this afternoon", 0), ("this morning", 0), ("yesterday", -1))
+_REL_DAYS_ZH = (
+    ("大后天", 3),
+    ("大前天", -3),
+    ("后天", 2),
+    ("前天", -2),
+    ("明天", 1),
+    ("明日", 1),
+    ("明儿", 1),
+    ("明早", 1),
+    ("明晚", 1),
+    ("今天", 0),
+    ("今日", 0),
+    ("今儿", 0),
+    ("今晚", 0),
+    ("今早", 0),
+    ("昨天", -1),
+    ("昨日", -1),
+    ("昨晚", -1),
+)
+_REL_DAYS_EN = (
+    ("the day after tomorrow", 2),
+    ("day after tomorrow", 2),
+    ("the day before yesterday", -2),
+    ("day before yesterday", -2),
+    ("tomorrow", 1),
+    ("tmrw", 1),
+    ("today", 0),
+    ("tonight", 0),
+    ("this evening", 0),
+    ("this afternoon", 0),
+    ("this morning", 0),
+    ("yesterday", -1),
+)
 
 _ISO = re.compile(r"(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})")
-_ZH_MD = re.compile(r"(下下个?月|下个?月|上个?月|这个?月|本月)?(\d{1,2})\s*月\s*(?:份)?\s*(\d{1,2})\s*(?:日|号)?")
+_ZH_MD = re.compile(
+    r"(下下个?月|下个?月|上个?月|这个?月|本月)?(\d{1,2})\s*月\s*(?:份)?\s*(\d{1,2})\s*(?:日|号)?"
+)
 _ZH_REL_MONTH_DAY = re.compile(r"(下下个?月|下个?月|上个?月|这个?月|本月)\s*(\d{1,2})\s*(?:日|号)")
 _ZH_DAY = re.compile(r"(?<![\d月.])(\d{1,2})\s*(?:日|号)(?!楼|床|线|房|窗|门)")
 _ZH_WEEKDAY = re.compile(r"(下下|下|这|本|上上|上)?\s*(?:个)?\s*(?:周|星期|礼拜)\s*([1-7日天])")
@@ -66,12 +119,16 @@ _EN_MD = re.compile(rf"\b({_MONTH_RE})\.?\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th
 _EN_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\b(?:,?\s*(\d{{4}}))?")
 _SLASH = re.compile(r"(?<![\d.])(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?(?![\d.])")
 _EN_DAY = re.compile(r"\b(?:the\s+)(\d{1,2})(?:st|nd|rd|th)\b|\b(\d{1,2})(?:st|nd|rd|th)\b")
-_EN_WEEKDAY = re.compile(r"\b(?:(next|this|last|coming)\s+(?:week\s+)?)?(" + "|".join(_WEEKDAY_EN) + r")(?:day)?\b")
+_EN_WEEKDAY = re.compile(
+    r"\b(?:(next|this|last|coming)\s+(?:week\s+)?)?(" + "|".join(_WEEKDAY_EN) + r")(?:day)?\b"
+)
 _EN_OFFSET = re.compile(
     r"\b(?:in\s+(?:about\s+|around\s+)?)?(\d+(?:\.\d+)?|a|an|one|a couple of|couple of|a few)\s+(day|week|month|year)s?"
     r"\s*(from now|from today|later|after|time|ago|before)?\b"
 )
-_EN_IN = re.compile(r"\bin\s+(?:about\s+|around\s+)?(\d+(?:\.\d+)?|a|an|a couple of|a few)\s+(day|week|month|year)s?\b")
+_EN_IN = re.compile(
+    r"\bin\s+(?:about\s+|around\s+)?(\d+(?:\.\d+)?|a|an|a couple of|a few)\s+(day|week|month|year)s?\b"
+)
 
 
 def _add_months(d: date, n: int, day: int | None = None) -> date:
@@ -155,8 +212,11 @@ def _offset(today: date, amount: float, unit: str, sign: int) -> date:
         if amount != int(amount):
             return today + timedelta(days=sign * round(amount * 30))
         return _add_months(today, sign * int(amount))
-    return _add_months(today, sign * 12 * int(amount)) if amount == int(amount) else today + timedelta(
-        days=sign * round(amount * 365))
+    return (
+        _add_months(today, sign * 12 * int(amount))
+        if amount == int(amount)
+        else today + timedelta(days=sign * round(amount * 365))
+    )
 
 
 def _en_amount(s: str) -> float:
@@ -178,8 +238,11 @@ def find_date(text: str, today: date) -> tuple[date, float, int] | None:
         year = today.year
         if rel and rel.startswith("下"):
             year = _add_months(today, 2 if rel.startswith("下下") else 1).year
-        r = _safe_date(year, int(m.group(2)), int(m.group(3))) if rel else _month_day(
-            today, int(m.group(2)), int(m.group(3)))
+        r = (
+            _safe_date(year, int(m.group(2)), int(m.group(3)))
+            if rel
+            else _month_day(today, int(m.group(2)), int(m.group(3)))
+        )
         if r:
             return r, 0.95, m.start()
     for rx, mi, di in ((_EN_MD, 1, 2), (_EN_DM, 2, 1)):
@@ -286,12 +349,36 @@ _DELAY_EN = re.compile(
     r"\s+(hour|hr|minute|min)s?(\s+and\s+a\s+half)?\b|\b(\d+(?:\.\d+)?|an|one|a couple of)\s+(hour|minute)s?\s+"
     r"(?:from now|later)\b|\bhalf an hour\b"
 )
-_PARTS_ZH = (("凌晨", "early"), ("清晨", "early"), ("早上", "early"), ("早晨", "early"), ("明早", "early"),
-             ("今早", "early"), ("一早", "early"), ("上午", "am"), ("中午", "noon"), ("午饭后", "pm"),
-             ("下午", "pm"), ("傍晚", "dusk"), ("晚上", "evening"), ("今晚", "evening"), ("明晚", "evening"),
-             ("晚饭后", "evening"), ("夜里", "night"), ("晚间", "evening"))
-_PARTS_EN = (("morning", "am"), ("noon", "noon"), ("lunchtime", "noon"), ("lunch time", "noon"),
-             ("afternoon", "pm"), ("evening", "evening"), ("tonight", "evening"), ("night", "night"))
+_PARTS_ZH = (
+    ("凌晨", "early"),
+    ("清晨", "early"),
+    ("早上", "early"),
+    ("早晨", "early"),
+    ("明早", "early"),
+    ("今早", "early"),
+    ("一早", "early"),
+    ("上午", "am"),
+    ("中午", "noon"),
+    ("午饭后", "pm"),
+    ("下午", "pm"),
+    ("傍晚", "dusk"),
+    ("晚上", "evening"),
+    ("今晚", "evening"),
+    ("明晚", "evening"),
+    ("晚饭后", "evening"),
+    ("夜里", "night"),
+    ("晚间", "evening"),
+)
+_PARTS_EN = (
+    ("morning", "am"),
+    ("noon", "noon"),
+    ("lunchtime", "noon"),
+    ("lunch time", "noon"),
+    ("afternoon", "pm"),
+    ("evening", "evening"),
+    ("tonight", "evening"),
+    ("night", "night"),
+)
 _CLOCK_ZH = re.compile(r"(\d{1,2})\s*(?:点|:|时)\s*(?:钟)?\s*(半|(\d)\s*刻|(\d{1,2})\s*分?)?")
 _CLOCK_EN = re.compile(
     r"\b(?:(half|quarter)\s+(past|to)\s+)?(\d{1,2})(?::(\d{2}))?\s*(a\.?m\.?|p\.?m\.?|o\s*clock|oclock)?"
@@ -328,7 +415,12 @@ def _clock(d: str) -> tuple[int, int, str | None] | None:
         minute = int(m.group(4)) if m.group(4) else 0
         ampm = m.group(5)
         before = d[max(0, m.start() - 12) : m.start()]
-        cue = ampm or m.group(1) or m.group(4) or re.search(r"\b(at|around|after|about|by|before|till|until)\s*$", before)
+        cue = (
+            ampm
+            or m.group(1)
+            or m.group(4)
+            or re.search(r"\b(at|around|after|about|by|before|till|until)\s*$", before)
+        )
         if not cue or h > 24 or minute >= 60:
             continue
         if m.group(1):
@@ -362,7 +454,9 @@ def parse_callback_time(text: str, now: datetime) -> Parse | None:
     now = now.replace(second=0, microsecond=0)
     d = to_digits(text, clock=True)
     m = _DELAY_ZH.search(d)
-    if m and (m.group(5) or "过" in m.group(0) or "等" in m.group(0) or re.search(r"(再|打|联系)", d[m.end():])):
+    if m and (
+        m.group(5) or "过" in m.group(0) or "等" in m.group(0) or re.search(r"(再|打|联系)", d[m.end() :])
+    ):
         n = 0.5 if m.group(1) == "半" else 1.0 if m.group(1) == "一" else float(m.group(1))
         if m.group(3):
             n += 0.5
@@ -376,7 +470,9 @@ def parse_callback_time(text: str, now: datetime) -> Parse | None:
         else:
             amt = m.group(1) or m.group(4)
             unit = m.group(2) or m.group(5)
-            n = {"an": 1, "a": 1, "one": 1, "half an": 0.5, "half a": 0.5, "a couple of": 2, "a few": 3}.get(amt)
+            n = {"an": 1, "a": 1, "one": 1, "half an": 0.5, "half a": 0.5, "a couple of": 2, "a few": 3}.get(
+                amt
+            )
             n = float(amt) if n is None else n
             if m.group(3):
                 n += 0.5
@@ -394,8 +490,10 @@ def parse_callback_time(text: str, now: datetime) -> Parse | None:
     if clk is None and part is None:
         if day is None:
             return None
-        return Parse(datetime(day.year, day.month, day.day, DAY_ONLY_HOUR).strftime("%Y-%m-%dT%H:%M"),
-                     min(0.8, found[1] if found else 0.8))
+        return Parse(
+            datetime(day.year, day.month, day.day, DAY_ONLY_HOUR).strftime("%Y-%m-%dT%H:%M"),
+            min(0.8, found[1] if found else 0.8),
+        )
     base = day or now.date()
     if clk is None:
         assert part is not None

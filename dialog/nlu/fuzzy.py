@@ -7,8 +7,9 @@ current expectation is replaced by that phrase, and every parser then matches ex
 Rules (precision first: a wrong repair is worse than none):
 - only spans of Chinese characters, only phrases of two or more characters;
 - a span that already contains an exact key phrase is left alone (不满意 is never touched by 满意);
-- level 1, same toneless pinyin (any reading of a heteronym: 血 xue/xie): accepted, confidence × 0.85;
-- level 2, one syllable near (z/zh, n/l, an/ang, ai/an, …, or edit similarity ≥ 0.75): accepted for
+- level 1, same toneless pinyin (the phrase in its own reading, plus colloquial ones such as 血 xie; the
+  text in any reading of its characters): accepted, confidence × 0.85;
+- level 2, one syllable near (z/zh, n/l, an/ang, ai/an, …, or edit similarity ≥ 0.8): accepted for
   phrases of three or more characters and for the few two-character words listed as ``loose``,
   confidence × 0.7;
 - real words that sound like a key phrase (一半 vs 一般, 不适 vs 不是, 打过 vs 打错) are protected.
@@ -20,6 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pypinyin import Style, lazy_pinyin
 from pypinyin.pinyin_dict import pinyin_dict
 from rapidfuzz.distance import Levenshtein
 
@@ -29,19 +31,91 @@ NEAR_FACTOR = 0.7
 _TONES = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _READINGS: dict[str, tuple[str, ...]] = {}
+# A key phrase is matched in the reading it has in the phrase (说不好: shuo, never the rare shui of 游说),
+# plus the colloquial readings listed here.
+_EXTRA_READINGS: dict[str, tuple[str, ...]] = {"血": ("xie",)}
 
 # Words that sound like a key phrase but are real words a patient says.
 PROTECTED: frozenset[str] = frozenset(
-    "一半 一班 一遍 一边 一板 不适 不时 部队 似的 使得 提问 满一 大错 打过 一百 一摆 食堂 "
-    "十二 实施 事实 时时 是是 试试 没用 没油 美元 没意 美意 意义 有意 有一 右边 "
-    "买药 卖药 买了 卖了 埋了".split()
+    [
+        "一半",
+        "一班",
+        "一遍",
+        "一边",
+        "一板",
+        "不适",
+        "不时",
+        "部队",
+        "似的",
+        "使得",
+        "提问",
+        "满一",
+        "大错",
+        "打过",
+        "一百",
+        "一摆",
+        "食堂",
+        "十二",
+        "实施",
+        "事实",
+        "时时",
+        "是是",
+        "试试",
+        "没用",
+        "没油",
+        "美元",
+        "没意",
+        "美意",
+        "意义",
+        "有意",
+        "有一",
+        "右边",
+        "买药",
+        "卖药",
+        "买了",
+        "卖了",
+        "埋了",
+    ]
 )
 
-_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r",
-             "z", "c", "s", "y", "w")
+_INITIALS = (
+    "zh",
+    "ch",
+    "sh",
+    "b",
+    "p",
+    "m",
+    "f",
+    "d",
+    "t",
+    "n",
+    "l",
+    "g",
+    "k",
+    "h",
+    "j",
+    "q",
+    "x",
+    "r",
+    "z",
+    "c",
+    "s",
+    "y",
+    "w",
+)
 _CONFUSABLE_INITIALS = ({"z", "zh"}, {"c", "ch"}, {"s", "sh"}, {"n", "l"}, {"f", "h"}, {"r", "l"})
-_CONFUSABLE_FINALS = ({"an", "ang"}, {"en", "eng"}, {"in", "ing"}, {"ian", "iang"}, {"uan", "uang"},
-                      {"an", "ai"}, {"eng", "ong"}, {"uan", "an"}, {"ui", "ei"}, {"ue", "ie"})
+_CONFUSABLE_FINALS = (
+    {"an", "ang"},
+    {"en", "eng"},
+    {"in", "ing"},
+    {"ian", "iang"},
+    {"uan", "uang"},
+    {"an", "ai"},
+    {"eng", "ong"},
+    {"uan", "an"},
+    {"ui", "ei"},
+    {"ue", "ie"},
+)
 
 
 def readings(ch: str) -> tuple[str, ...]:
@@ -70,7 +144,7 @@ def pinyin(text: str) -> str:
 def _split(syl: str) -> tuple[str, str]:
     for ini in _INITIALS:
         if syl.startswith(ini) and len(syl) > len(ini):
-            return ini, syl[len(ini):]
+            return ini, syl[len(ini) :]
     return "", syl
 
 
@@ -111,19 +185,25 @@ class _Phrase:
 class PhraseRepairer:
     """Repairs spans of text that sound like one of ``phrases`` (built once, used per call)."""
 
-    def __init__(self, phrases: Iterable[str], loose: Iterable[str] = (), aliases: dict[str, str] | None = None):
+    def __init__(
+        self, phrases: Iterable[str], loose: Iterable[str] = (), aliases: dict[str, str] | None = None
+    ):
         loose_set = set(loose)
         self.aliases = dict(aliases or {})
         entries: dict[str, _Phrase] = {}
         for p in phrases:
             if len(p) >= 2 and all(_CJK.match(c) and readings(c) for c in p):
-                entries[p] = _Phrase(p, p, tuple(readings(c) for c in p), p in loose_set)
+                ctx = [s.replace("ü", "v") for s in lazy_pinyin(p, style=Style.NORMAL)]
+                syl = tuple((s, *_EXTRA_READINGS.get(c, ())) for c, s in zip(p, ctx, strict=True))
+                entries[p] = _Phrase(p, p, syl, p in loose_set)
         self.phrases = tuple(entries.values())
         self.exact = set(entries) | set(self.aliases)
         words = sorted(self.exact, key=len, reverse=True)
         self._exact_re = re.compile("|".join(map(re.escape, words))) if words else None
         self._alias_re = (
-            re.compile("|".join(map(re.escape, sorted(self.aliases, key=len, reverse=True)))) if self.aliases else None
+            re.compile("|".join(map(re.escape, sorted(self.aliases, key=len, reverse=True))))
+            if self.aliases
+            else None
         )
         self._index: dict[str, list[tuple[int, int]]] = {}
         for pid, ph in enumerate(self.phrases):
@@ -182,7 +262,7 @@ class PhraseRepairer:
                 off = [s for s in sims if s < 1.0]
                 if not off:
                     found.append((2.0 + n, start, end, ph.target))
-                elif len(off) == 1 and off[0] >= 0.75 and (n >= 3 or ph.loose):
+                elif len(off) == 1 and off[0] >= 0.8 and (n >= 3 or ph.loose):
                     found.append((1.0 + n, start, end, ph.target))
         if not found:
             return text, factor

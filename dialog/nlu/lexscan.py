@@ -31,7 +31,11 @@ def units(text: str) -> list[str]:
 def _key(us: list[str]) -> str:
     out = []
     for i, u in enumerate(us):
-        if i and (u[0].isascii() and u[0].isalnum()) and (us[i - 1][-1].isascii() and us[i - 1][-1].isalnum()):
+        if (
+            i
+            and (u[0].isascii() and u[0].isalnum())
+            and (us[i - 1][-1].isascii() and us[i - 1][-1].isalnum())
+        ):
             out.append(" ")
         out.append(u)
     return "".join(out)

@@ -52,9 +52,18 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 # Whisper sometimes drops the apostrophe.
 _NO_APOSTROPHE = re.compile(r"\b(dont|doesnt|didnt|isnt|wasnt|havent|hasnt|cant|wont|im|ive|id)\b")
 _NO_APOSTROPHE_FIX = {
-    "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not", "wasnt": "was not",
-    "havent": "have not", "hasnt": "has not", "cant": "can not", "wont": "will not", "im": "i am",
-    "ive": "i have", "id": "i would",
+    "dont": "do not",
+    "doesnt": "does not",
+    "didnt": "did not",
+    "isnt": "is not",
+    "wasnt": "was not",
+    "havent": "have not",
+    "hasnt": "has not",
+    "cant": "can not",
+    "wont": "will not",
+    "im": "i am",
+    "ive": "i have",
+    "id": "i would",
 }
 
 # Pure hesitation sounds. Not 嗯 (it means yes), not uh-huh / mm-hmm / uh-uh (yes / yes / no).
@@ -98,17 +107,17 @@ def normalize(text: str, lang: str = "zh") -> str:
     both languages are normalised whatever it says, since patients mix them."""
     if not text:
         return ""
-    t = unicodedata.normalize("NFKC", text[:MAX_INPUT_CHARS])
+    t = unicodedata.normalize("NFKC", text[:MAX_INPUT_CHARS]).replace("\ue000", "").replace("\ue001", "")
     t = to_simplified(t).lower()
     t = t.replace("’", "'").replace("‘", "'").replace("`", "'")
     t = _AM_PM.sub(r"\1m", t)
-    t = _DIGIT_DOT.sub(lambda m: "\x00" if m.group(1) == "." else "\x01", t)
+    t = _DIGIT_DOT.sub(lambda m: "\ue000" if m.group(1) == "." else "\ue001", t)
     out = []
     for ch in t:
-        if ch == "\x00":
+        if ch == "\ue000":
             out.append(".")
             continue
-        if ch == "\x01":
+        if ch == "\ue001":
             out.append(":")
             continue
         c = _char_class(ch)

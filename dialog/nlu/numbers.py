@@ -18,8 +18,19 @@ import re
 from dataclasses import dataclass
 
 CN_DIGITS: dict[str, int] = {
-    "零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "幺": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
 }
 CN_UNITS: dict[str, int] = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _CN_NUM_CHARS = "".join(CN_DIGITS) + "".join(CN_UNITS)
@@ -30,29 +41,71 @@ _CN_FRACTION = re.compile(r"点([零〇一二三四五六七八九幺]+)")
 _CN_BLOCK = re.compile(
     r"一般|一直|一下|一些|一样|一起|一定|一切|一共|一会|一边|一向|一阵|一点点|一点儿|一模一样|一旦|一再|一律|"
     r"统一|一致|唯一|同一|一路|一早|一口气|一心|一辈子|一块儿|一齐|一概|万一|千万|万万|不一|一半|"
-    r"十分(?=[^\d零〇一二两三四五六七八九十钟,?]|$)|一度(?!\d)|上半|下半|一番|一头|一身|一肚子|"
+    r"(?<![零一二两三四五六七八九百])十分(?=[\u4e00-\u9fffa-z])(?!钟)|一度(?!\d)|上半|下半|一番|一头|一身|一肚子|"
     r"二话|三长两短|乱七八糟|七上八下|一五一十|一塌糊涂|一言难尽|一般般|一点(?![零〇一二三四五六七八九点钟半十]|[多几])"
 )
 # In a time of day 一点 is one o'clock and 点 is not a decimal point.
 _CN_BLOCK_CLOCK = re.compile(
     r"一般|一直|一下|一些|一样|一起|一定|一切|一共|一会|一边|一向|一阵|一点点|一点儿|万一|千万|一半|一早|"
-    r"十分(?=[^\d零〇一二两三四五六七八九十钟,?]|$)"
+    r"(?<![零一二两三四五六七八九百])十分(?=[\u4e00-\u9fffa-z])(?!钟)"
 )
 
 EN_UNITS: dict[str, int] = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "zero": 0,
+    "oh": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
 EN_TENS: dict[str, int] = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
 }
 EN_ORDINALS: dict[str, int] = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
-    "twentieth": 20, "thirtieth": 30,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
 }
 _EN_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 
@@ -189,7 +242,7 @@ def cn_to_digits(text: str, clock: bool = False) -> str:
         if s >= e or any(blocked[s:e]):
             continue
         run = text[s:e]
-        if run in ("万", "千", "百") or (run == "十" and clock is False and text[e : e + 1] == "分"):
+        if run in ("万", "千", "百"):
             continue
         conv = _convert_cn_run(run)
         if not conv:
@@ -308,19 +361,29 @@ def en_to_digits(text: str) -> str:
     i = 0
     while i < len(tokens):
         w = tokens[i].group(0)
-        if w in EN_TENS and i + 1 < len(tokens) and tokens[i + 1].group(0) in EN_ORDINALS and (
-            text[tokens[i].end() : tokens[i + 1].start()] in ("-", " ")
+        if (
+            w in EN_TENS
+            and i + 1 < len(tokens)
+            and tokens[i + 1].group(0) in EN_ORDINALS
+            and (text[tokens[i].end() : tokens[i + 1].start()] in ("-", " "))
         ):
             out.append(text[pos : tokens[i].start()])
             out.append(f"{EN_TENS[w] + EN_ORDINALS[tokens[i + 1].group(0)]}th")
             pos = tokens[i + 1].end()
             i += 2
             continue
-        starts = w in EN_UNITS or w in EN_TENS or w in ("hundred", "thousand") or (
-            w == "a" and i + 1 < len(tokens) and tokens[i + 1].group(0) in ("hundred", "thousand")
+        starts = (
+            w in EN_UNITS
+            or w in EN_TENS
+            or w in ("hundred", "thousand")
+            or (w == "a" and i + 1 < len(tokens) and tokens[i + 1].group(0) in ("hundred", "thousand"))
         )
-        if w == "oh" and not (i > 0 and tokens[i - 1].group(0) in EN_UNITS and i + 1 < len(tokens)
-                              and tokens[i + 1].group(0) in EN_UNITS):
+        if w == "oh" and not (
+            i > 0
+            and tokens[i - 1].group(0) in EN_UNITS
+            and i + 1 < len(tokens)
+            and tokens[i + 1].group(0) in EN_UNITS
+        ):
             starts = False
         if w in EN_ORDINALS:
             out.append(text[pos : tokens[i].start()])
@@ -340,10 +403,15 @@ def en_to_digits(text: str) -> str:
                 break
             if wj in EN_UNITS or wj in EN_TENS or wj in ("hundred", "thousand", "point"):
                 words.append(wj)
-            elif wj == "a" and j + 1 < len(tokens) and tokens[j + 1].group(0) in ("hundred", "thousand"):
-                pass
-            elif wj == "and" and words and words[-1] in ("hundred", "thousand") and j + 1 < len(tokens) and (
-                tokens[j + 1].group(0) in EN_UNITS or tokens[j + 1].group(0) in EN_TENS
+            elif (
+                wj == "a"
+                and j + 1 < len(tokens)
+                and tokens[j + 1].group(0) in ("hundred", "thousand")
+                or wj == "and"
+                and words
+                and words[-1] in ("hundred", "thousand")
+                and j + 1 < len(tokens)
+                and (tokens[j + 1].group(0) in EN_UNITS or tokens[j + 1].group(0) in EN_TENS)
             ):
                 pass
             elif wj.replace(".", "").isdigit() and j == i:
@@ -362,7 +430,11 @@ def en_to_digits(text: str) -> str:
         pos = tokens[j - 1].end()
         i = j
     out.append(text[pos:])
-    return re.sub(r"(\d+) point (\d+)", r"\1.\2", "".join(out))
+    t = re.sub(r"(\d+) point (\d+)", r"\1.\2", "".join(out))
+    t = re.sub(r"(\d+)(?: and)? a half\b", r"\1.5", t)
+    t = re.sub(r"\bonce\b", "1 time", t)
+    t = re.sub(r"\btwice\b", "2 times", t)
+    return re.sub(r"\bhalf an?\b", "0.5", t)
 
 
 def to_digits(text: str, clock: bool = False) -> str:
@@ -372,7 +444,9 @@ def to_digits(text: str, clock: bool = False) -> str:
 
 _NUM = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?:~(\d+(?:\.\d+)?))?")
 _APPROX_AFTER = re.compile(r"\s*(多|几|来|左右|上下|出头|ish)")
-_APPROX_BEFORE = re.compile(r"(大概|大约|差不多|估计|约|about|around|roughly|approximately|almost|nearly)\s*$")
+_APPROX_BEFORE = re.compile(
+    r"(大概|大约|差不多|估计|约|about|around|roughly|approximately|almost|nearly)\s*$"
+)
 
 
 def find_numbers(digits_text: str) -> list[Number]:
@@ -396,5 +470,13 @@ def format_number(v: float) -> int | float:
     return int(v) if float(v).is_integer() else round(v, 2)
 
 
-__all__ = ["Number", "cn_to_digits", "en_to_digits", "to_digits", "find_numbers", "parse_cn_integers",
-           "format_number", "_fmt"]
+__all__ = [
+    "Number",
+    "_fmt",
+    "cn_to_digits",
+    "en_to_digits",
+    "find_numbers",
+    "format_number",
+    "parse_cn_integers",
+    "to_digits",
+]

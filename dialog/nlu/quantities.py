@@ -8,7 +8,8 @@ Rules (docs/nlu.md):
   weight in 斤 for a kg question is halved (and the reverse); 一米七 → 1.7 (m) or 170 (cm);
 - blood pressure: labelled values (高压/收缩压/上面/systolic, 低压/舒张压/下面/diastolic) first, else
   "A/B", "A比B", "A over B", or the first two numbers; unlabelled values with diastolic > systolic are
-  swapped (confidence 0.6); systolic must be 50–300, diastolic 20–200, systolic > diastolic;
+  swapped (confidence 0.6), labelled ones that contradict their labels are rejected; systolic must be
+  50–300, diastolic 20–200, systolic > diastolic; one number alone is no answer;
 - glucose in mmol/L: values said in mg/dL (a unit of mg/dl/毫克, or any value > 35) are divided by 18 and
   rounded to 0.1; the result must be 0.5–50 unless ``min/max`` say otherwise;
 - temperature in °C: values said in °F (华氏, fahrenheit, °F, or any value > 50) are converted,
@@ -38,6 +39,10 @@ _UNIT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "小时": ("小时", "个小时", "钟头", "个钟头", "hour"),
     "hours": ("小时", "个小时", "钟头", "个钟头", "hour"),
 }
+_ZERO = re.compile(
+    r"(?:^|,)\s*(?:一次|1次|一个|1个|一回|1回|一天|1天)(?:都|也)没(?:有)?|从来没有|从没(?:有)?过?|一次没有|^(?:没有|没|没有过|零|零次|none|"
+    r"never|not once|zero|not even once|no times)(?:吧|啊|呢)?$"
+)
 _RANGE_SEP = re.compile(r"\s*(到|至|或者|或|-|~|to|or)\s*$")
 
 
@@ -71,6 +76,8 @@ def _merge_ranges(d: str, nums: list[Number]) -> list[Number]:
 def parse_number(text: str, exp: Expectation) -> Parse | None:
     """A plain number (count, weight, hours of sleep, pain score…)."""
     d = to_digits(text)
+    if _ZERO.search(d.strip()) and _in_range(0, exp.min, exp.max):
+        return Parse(0, round(0.85 * hedge_factor(text), 3))
     nums = _merge_ranges(d, [n for n in find_numbers(d)])
     if not nums:
         return None
@@ -102,7 +109,7 @@ def parse_number(text: str, exp: Expectation) -> Parse | None:
             value = round(value * 100)
     elif unit in ("kg", "公斤", "千克") and after.startswith("斤"):
         value = value / 2
-    elif unit == "斤" and (after.startswith("公斤") or after.startswith("kg") or after.startswith("千克")):
+    elif unit == "斤" and (after.startswith(("公斤", "kg", "千克"))):
         value = value * 2
     conf = _confidence(chosen, text) * value_factor
     if not _in_range(value, exp.min, exp.max):
@@ -126,6 +133,17 @@ def parse_blood_pressure(text: str, exp: Expectation | None = None) -> Parse | N
     swapped = False
     if s_m and d_m:
         sys_v, dia_v = int(s_m.group(1)), int(d_m.group(1))
+        if sys_v <= dia_v:  # the labels contradict the values: a misheard number
+            return Parse(None, 0.2, "out_of_range")
+    elif s_m or d_m:
+        # One value labelled, the other not: the label decides which is which.
+        labelled = int((s_m or d_m).group(1))
+        others = [n for n in find_numbers(d) if 20 <= n.value <= 300 and int(n.value) != labelled]
+        if others:
+            other = round(others[0].value)
+            sys_v, dia_v = (labelled, other) if s_m else (other, labelled)
+            if sys_v <= dia_v:
+                return Parse(None, 0.2, "out_of_range")
     else:
         p = _PAIR.search(d)
         if p:
@@ -133,7 +151,7 @@ def parse_blood_pressure(text: str, exp: Expectation | None = None) -> Parse | N
         else:
             nums = [n for n in find_numbers(d) if 20 <= n.value <= 300]
             if len(nums) >= 2:
-                sys_v, dia_v = int(round(nums[0].value)), int(round(nums[1].value))
+                sys_v, dia_v = round(nums[0].value), round(nums[1].value)
                 conf *= 0.9
             if nums and any(n.approx for n in nums[:2]):
                 conf = min(conf, APPROX_CONFIDENCE)

@@ -81,13 +81,15 @@ def test_recogniser_hearing_nothing_is_no_match(fixtures_dir):
 
 
 def test_an_alternative_answers_when_the_best_means_nothing():
-    exp = Expectation(type="yes_no", lang="zh")
-    direct = understand_transcript(Transcript("是的", 0.8), exp, NOW)
-    assert direct["intent"] == "answer" and direct["value"] is True
-    fallback = understand_transcript(Transcript("吃疊", 0.8, alternatives=("是的",)), exp, NOW)
-    assert fallback["intent"] == "answer" and fallback["value"] is True
-    assert fallback["text"] == "是的"
+    exp = Expectation(type="scale", lang="zh")
+    direct = understand_transcript(Transcript("非常满意", 0.8), exp, NOW)
+    assert direct["intent"] == "answer" and direct["value"] == 5
+    fallback = understand_transcript(Transcript("今天下雨", 0.8, alternatives=("哦哦", "非常满意")), exp, NOW)
+    assert fallback["intent"] == "answer" and fallback["value"] == 5
+    assert fallback["text"] == "非常满意"
     assert fallback["confidence"] < direct["confidence"]
+    nothing = understand_transcript(Transcript("今天下雨", 0.8, alternatives=("哦哦",)), exp, NOW)
+    assert nothing["intent"] == "no_match" and nothing["text"] == "今天下雨"
 
 
 def test_the_best_hypothesis_wins_when_it_means_something():

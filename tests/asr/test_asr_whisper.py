@@ -73,6 +73,12 @@ def test_clean_fixture_is_transcribed(recognizer, fixtures_dir, manifest, fid, l
     assert tr.decode_s > 0
 
 
+def test_transcript_becomes_a_dialog_utterance(recognizer, fixtures_dir):
+    tr = recognizer.transcribe(_phone_span(fixtures_dir, "en10"), "en", Expectation(type="scale", lang="en"))
+    u = tr.as_utterance()
+    assert (u.text, u.confidence, u.alternatives) == (tr.text, tr.confidence, tr.alternatives)
+
+
 def test_chinese_output_is_simplified(recognizer, fixtures_dir):
     # Whisper base writes 你打錯了 for this file (manifest); the transcript must not.
     tr = recognizer.transcribe(_phone_span(fixtures_dir, "zh19"), "zh")

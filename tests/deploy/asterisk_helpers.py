@@ -22,7 +22,12 @@ import websockets
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "asterisk.sh"
-FIXTURES = Path("/work/shared/fixtures/speech")
+# The speech fixtures live in the shared folder beside the clone (CI copies shared/ there too).
+FIXTURES = next(
+    (d for d in (REPO / "tests" / "fixtures" / "speech", REPO.parent / "shared" / "fixtures" / "speech",
+                 Path("/work/shared/fixtures/speech")) if (d / "manifest.tsv").is_file()),
+    Path("/work/shared/fixtures/speech"),
+)
 
 
 def script_env() -> dict[str, str]:
@@ -54,6 +59,7 @@ class Asterisk:
 
     @property
     def port(self) -> int:
+        """The ARI (HTTP) port."""
         return int(self.ari_url.rsplit(":", 1)[1])
 
 
@@ -145,6 +151,7 @@ def of(kind: str, channel_id: str | None = None) -> Callable[[Event], bool]:
 
 
 def new_call_id() -> str:
+    """A unique channel id for one test call (also the simulated patient's script id)."""
     return f"test-{uuid.uuid4().hex[:10]}"
 
 
@@ -166,6 +173,7 @@ def read_wav(path: Path) -> tuple[array.array, int]:
 
 
 def write_wav(path: Path, samples: array.array, rate: int) -> None:
+    """Write mono 16-bit PCM."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)

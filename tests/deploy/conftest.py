@@ -1,8 +1,8 @@
 """Fixtures for the tests of the project-provisioned Asterisk (deploy/asterisk.sh).
 
 The session fixture builds (first time: ~40 s, needs the Debian registry) and starts the real Asterisk
-through ``deploy/asterisk.sh start``. If it was already running before the session it is left running
-(restarted at the end if a test stopped it); otherwise it is stopped at the end. ``FOLLOWUP_ARI_URL`` is
+through ``deploy/asterisk.sh start``. If it was already running before the session it is left running;
+otherwise it is stopped at the end. ``FOLLOWUP_ARI_URL`` is
 removed from the script's environment: these tests are about the provisioned Asterisk, not an external one.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from asterisk_helpers import Asterisk, run_script
+from asterisk_helpers import Asterisk, new_call_id, run_script
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +42,32 @@ def asterisk() -> Iterator[Asterisk]:
         run_script("stop", timeout=60)
 
 
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    """Remember each phase's outcome on the item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def call_id(asterisk: Asterisk, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique id for one test call; its files in the shared dirs are removed after a passing test
+    (kept after a failure, to look at)."""
+    ident = new_call_id()
+    yield ident
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.passed:
+        # MixMonitor finishes (and writes <id>.done) shortly after the hang-up: let it, then clean up
+        rec = asterisk.dirs["patient_recordings"]
+        deadline = time.monotonic() + 5
+        while (rec / f"{ident}.wav").exists() and not (rec / f"{ident}.done").exists():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for key, d in asterisk.dirs.items():
+            if key != "config":
+                for f in d.glob(f"*{ident}*"):
+                    f.unlink(missing_ok=True)

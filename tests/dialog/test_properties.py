@@ -16,6 +16,7 @@ from dialog.events import Hangup as HangupEvent
 from dialog.manager import DialogManager
 from dialog.nlu.expectation import Expectation
 from dialog.state import LISTENING_PHASES, TRANSFER_PHASES, Phase
+from flows.loader import load_library
 from flows.schema import Flow
 
 TEXTS = {
@@ -108,8 +109,10 @@ def _check_batch(dm: DialogManager, actions: list[Action], lang: str, flow: Flow
             assert (a.value is None) == (a.status != "answered") or a.status == "answered"
 
 
-def _converse(data: st.DataObject, allow_hangup: bool) -> tuple[DialogManager, int, int]:
-    flow = data.draw(st.sampled_from(FLOWS), label="flow")
+def _converse(
+    data: st.DataObject, allow_hangup: bool, flows: list[Flow] = FLOWS
+) -> tuple[DialogManager, int, int]:
+    flow = data.draw(st.sampled_from(flows), label="flow")
     lang = data.draw(st.sampled_from(flow.languages), label="lang")
     dm = DialogManager(flow, lang, CONTEXT_ZH if lang == "zh" else CONTEXT_EN, now=NOW)
     _check_batch(dm, dm.start(), lang, flow)
@@ -151,3 +154,16 @@ def test_silence_only_ends_every_flow(flow, data):
         event: Event = TransferFailed() if dm.state in TRANSFER_PHASES else NoInput()
         actions = dm.handle(event)
     assert dm.finished and isinstance(actions[-1], Hangup)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_conversations_through_the_shipped_flows(data):
+    """The same properties on the library flows (flows/library): the real prompts, policies and branches."""
+    dm, events, budget = _converse(data, allow_hangup=data.draw(st.booleans()), flows=LIBRARY)
+    assert dm.finished or events == budget
+    if not dm.finished:
+        raise AssertionError(f"still in {dm.state} after {events} events (budget {budget})")
+
+
+LIBRARY: list[Flow] = load_library()

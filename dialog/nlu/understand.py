@@ -1,0 +1,248 @@
+"""The dispatcher: one reply + what the question expects → one ``Understanding``.
+
+Order of work: normalise → pinyin repair against the expectation's key phrases → global intents →
+the typed answer → the priority below. Everything is pure; ``now`` is only used for dates and times.
+
+Priority when several things are said (what matters most for the dialog first):
+1. opt_out — the patient must never be called again, whatever else was said;
+2. wrong_person — unless the speaker says they are family (我是他女儿), which is not a wrong number;
+3. request_human — a person will take over (and hear any complaint; ``feedback`` still carries it);
+4. call_back_later — value = the time asked for, or null;
+5. feedback: complaint > suggestion > praise — value = the answer when the reply also answers
+   (不满意，护士态度太差了 → complaint, 2), the text for a free_text question, else null;
+6. answer — when the reply answers the question (confidence lowered by hedges, fuzzy repair,
+   and "I don't know" said alongside);
+7. unsure (不知道, "not sure") — only when nothing answers;
+8. repeat (再说一遍, 什么?, "pardon");
+9. no_match — nothing usable, including numbers outside ``min/max`` (confidence 0.2) and empty input.
+``feedback`` is set whenever a complaint/praise/suggestion was heard, whatever the intent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from typing import Any
+
+from dialog.nlu import choice, dates, intents, quantities, scale, yes_no
+from dialog.nlu.expectation import Expectation
+from dialog.nlu.family import is_family_member
+from dialog.nlu.fuzzy import PhraseRepairer
+from dialog.nlu.normalize import has_content, normalize, to_simplified
+from dialog.nlu.result import Parse
+
+GLOBAL_INTENTS: tuple[str, ...] = (
+    "complaint",
+    "praise",
+    "suggestion",
+    "request_human",
+    "call_back_later",
+    "wrong_person",
+    "opt_out",
+    "repeat",
+    "unsure",
+)
+FEEDBACK_INTENTS: tuple[str, ...] = ("complaint", "praise", "suggestion")
+_FEEDBACK_ORDER = ("complaint", "suggestion", "praise")
+_ACTION_ORDER = ("opt_out", "wrong_person", "request_human", "call_back_later")
+UNSURE_FACTOR = 0.75
+
+try:
+    from zoneinfo import ZoneInfo
+
+    HOSPITAL_TZ: tzinfo = ZoneInfo("Asia/Shanghai")
+except (ImportError, KeyError):  # pragma: no cover - no tz database on the machine; China has no DST
+    HOSPITAL_TZ = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What a reply means for the dialog (see the module docstring for the intents' priority)."""
+
+    intent: str  # "answer" | one of GLOBAL_INTENTS | "no_match"
+    value: Any  # typed value or None
+    confidence: float  # 0..1
+    feedback: str | None = (
+        None  # complaint/praise/suggestion also present (== intent when intent is feedback)
+    )
+    text: str = ""  # the normalised text that was parsed
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``followup understand`` contract: exactly intent, value, confidence (3 decimals)."""
+        return {"intent": self.intent, "value": self.value, "confidence": round(self.confidence, 3)}
+
+
+def local_now(now: datetime | None = None) -> datetime:
+    """Hospital-local naive datetime: ``now`` converted when aware, the current time when None."""
+    if now is None:
+        return datetime.now(HOSPITAL_TZ).replace(tzinfo=None)
+    if now.tzinfo is not None:
+        return now.astimezone(HOSPITAL_TZ).replace(tzinfo=None)
+    return now
+
+
+_TYPE_REPAIR: dict[str, tuple[str, ...]] = {
+    "yes_no": ("没有", "按时", "吃药", "复查", "舒服", "还有点疼", "不舒服", "没错"),
+    "scale": (
+        "满意",
+        "不满意",
+        "不太满意",
+        "很不满意",
+        "非常满意",
+        "比较满意",
+        "一般",
+        "还行",
+        "还可以",
+        "不错",
+        "马马虎虎",
+        "打五分",
+        "打四分",
+        "打三分",
+        "打两分",
+        "打一分",
+        "非常",
+        "比较",
+        "特别",
+        "挺好",
+        "很差",
+    ),
+    "number": (),
+    "blood_pressure": ("血压", "高压", "低压", "收缩压", "舒张压"),
+    "glucose": ("血糖", "空腹", "餐后", "毫摩尔"),
+    "temperature": ("体温", "发烧", "低烧"),
+    "date": ("明天", "后天", "大后天", "下周", "星期", "礼拜", "复查", "月底", "下个月"),
+    "free_text": (),
+    "single_choice": (),
+    "multi_choice": (),
+}
+_CALLBACK_REPAIR = ("明天", "后天", "下午", "上午", "晚上", "中午", "小时", "半小时")
+
+
+@lru_cache(maxsize=256)
+def _repairer(exp: Expectation) -> PhraseRepairer:
+    words = list(intents.REPAIR_WORDS) + list(_TYPE_REPAIR.get(exp.type, ())) + list(_CALLBACK_REPAIR)
+    for c in exp.choices:
+        words.extend(w for w in c.words)
+    return PhraseRepairer(words, loose=("满意",), aliases=intents.REPAIR_ALIASES)
+
+
+MASK = " qqq "  # what an intent phrase is replaced by before the answer is parsed (yes_no treats it as noise)
+
+
+def _mask(text: str, hits: dict[str, intents.Hit]) -> str:
+    spans = sorted({s for h in hits.values() for s in h.spans}, reverse=True)
+    out = text
+    covered_from = len(text) + 1
+    for s, e in spans:
+        e = min(e, covered_from)
+        if s >= e:
+            continue
+        out = out[:s] + MASK + out[e:]
+        covered_from = s
+    return out
+
+
+def parse_answer(exp: Expectation, text: str, hits: dict[str, intents.Hit], now: datetime) -> Parse | None:
+    """The typed answer in ``text`` for ``exp``, or None."""
+    t = exp.type
+    masked = _mask(text, hits) if hits else text
+    if t == "yes_no":
+        return yes_no.parse_yes_no(masked, strict=bool(hits))
+    if t == "scale":
+        return scale.parse_scale(text)
+    if t == "number":
+        return quantities.parse_number(masked, exp)
+    if t == "blood_pressure":
+        return quantities.parse_blood_pressure(masked, exp)
+    if t == "glucose":
+        return quantities.parse_glucose(masked, exp)
+    if t == "temperature":
+        return quantities.parse_temperature(masked, exp)
+    if t == "date":
+        return dates.parse_date(masked, now)
+    if t == "single_choice":
+        return choice.parse_single_choice(masked, exp)
+    if t == "multi_choice":
+        return choice.parse_multi_choice(masked, exp)
+    return None
+
+
+_NOISE_CHARS = set("啊呀吧呢嘛哦噢嗯呃额了的我你您他她是就这那个也都还哈唉哎喂吗么")
+_NOISE_WORDS = {
+    "i",
+    "you",
+    "it",
+    "that",
+    "is",
+    "the",
+    "a",
+    "just",
+    "well",
+    "so",
+    "really",
+    "oh",
+    "um",
+    "uh",
+    "sorry",
+    "what",
+    "am",
+    "do",
+    "to",
+    "me",
+    "please",
+}
+
+
+def _has_more_than_intents(text: str, hits: dict[str, intents.Hit]) -> bool:
+    """Free text that says something besides "I don't know" / "pardon?" (伤口有点红肿，不知道正常不正常)."""
+    rest = _mask(text, hits)
+    cjk = [c for c in rest if "\u4e00" <= c <= "\u9fff" and c not in _NOISE_CHARS]
+    words = [w for w in re.findall(r"[a-z]+", rest) if w not in _NOISE_WORDS]
+    return len(cjk) >= 3 or len(words) >= 2
+
+
+def _free_text_value(raw: str) -> str:
+    return to_simplified(raw.strip())
+
+
+def understand(text: str, expectation: Expectation, now: datetime | None = None) -> Understanding:
+    """Parse one patient reply against what the question expects (see the module docstring)."""
+    raw = text or ""
+    norm = normalize(raw, expectation.lang)
+    if not has_content(norm):
+        return Understanding("no_match", None, 0.0, None, norm)
+    repaired, fz = _repairer(expectation).repair(norm)
+    hits = intents.detect(repaired)
+    if "wrong_person" in hits and is_family_member(repaired, expectation.lang):
+        del hits["wrong_person"]
+    feedback = next((f for f in _FEEDBACK_ORDER if f in hits), None)
+    for intent in _ACTION_ORDER:
+        if intent in hits:
+            value = None
+            if intent == "call_back_later":
+                cb = dates.parse_callback_time(repaired, local_now(now))
+                value = cb.value if cb else None
+            return Understanding(intent, value, round(hits[intent].confidence * fz, 3), feedback, repaired)
+    if expectation.type == "free_text":
+        answer: Parse | None = None
+        if feedback or not ({"unsure", "repeat"} & set(hits)) or _has_more_than_intents(repaired, hits):
+            answer = Parse(_free_text_value(raw), 0.9)
+    else:
+        answer = parse_answer(expectation, repaired, hits, local_now(now))
+    if feedback is not None:
+        value = answer.value if answer is not None and answer.ok else None
+        return Understanding(feedback, value, round(hits[feedback].confidence * fz, 3), feedback, repaired)
+    if answer is not None and answer.ok:
+        conf = answer.confidence * fz * (UNSURE_FACTOR if "unsure" in hits else 1.0)
+        return Understanding("answer", answer.value, round(min(conf, 1.0), 3), None, repaired)
+    if "unsure" in hits:
+        return Understanding("unsure", None, round(hits["unsure"].confidence * fz, 3), None, repaired)
+    if "repeat" in hits:
+        return Understanding("repeat", None, round(hits["repeat"].confidence * fz, 3), None, repaired)
+    conf = answer.confidence if answer is not None else 0.0
+    return Understanding("no_match", None, conf, None, repaired)
+
+
+__all__ = ["FEEDBACK_INTENTS", "GLOBAL_INTENTS", "Understanding", "local_now", "parse_answer", "understand"]

@@ -1,0 +1,87 @@
+"""Global intent key phrases, with their negation guards."""
+
+import pytest
+
+from dialog.nlu.intents import detect
+from dialog.nlu.normalize import normalize
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("我要投诉", "complaint"),
+        ("护士态度太差了", "complaint"),
+        ("乱收费", "complaint"),
+        ("等了好久没人管", "complaint"),
+        ("the nurse was rude", "complaint"),
+        ("I want to make a complaint", "complaint"),
+        ("表扬一下张医生", "praise"),
+        ("感谢李医生", "praise"),
+        ("医生特别负责", "praise"),
+        ("the doctors were wonderful", "praise"),
+        ("I want to thank the nurses", "praise"),
+        ("建议多安排几个车位", "suggestion"),
+        ("停车太难了可以改进一下", "suggestion"),
+        ("you should add more parking", "suggestion"),
+        ("it would be better if the wait was shorter", "suggestion"),
+        ("转人工", "request_human"),
+        ("我要跟护士说话", "request_human"),
+        ("找真人", "request_human"),
+        ("can I speak to a nurse", "request_human"),
+        ("operator", "request_human"),
+        ("我在开车", "call_back_later"),
+        ("现在不方便", "call_back_later"),
+        ("晚点再打", "call_back_later"),
+        ("I'm in a meeting", "call_back_later"),
+        ("not a good time", "call_back_later"),
+        ("打错了", "wrong_person"),
+        ("没这个人", "wrong_person"),
+        ("wrong number", "wrong_person"),
+        ("以后别打了", "opt_out"),
+        ("别骚扰我", "opt_out"),
+        ("拉黑", "opt_out"),
+        ("don't call me again", "opt_out"),
+        ("remove me from your list", "opt_out"),
+        ("stop calling", "opt_out"),
+        ("再说一遍", "repeat"),
+        ("没听清", "repeat"),
+        ("什么?", "repeat"),
+        ("pardon", "repeat"),
+        ("sorry?", "repeat"),
+        ("不知道", "unsure"),
+        ("记不得了", "unsure"),
+        ("I'm not sure", "unsure"),
+        ("no idea", "unsure"),
+    ],
+)
+def test_detects(text: str, intent: str) -> None:
+    assert intent in detect(normalize(text))
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("没什么要投诉的", "complaint"),
+        ("no complaints", "complaint"),
+        ("没有建议", "suggestion"),
+        ("nothing to suggest, no suggestions", "suggestion"),
+        ("不用转人工", "request_human"),
+        ("做了人工关节手术", "request_human"),
+        ("谢谢医生", "praise"),
+        ("谢谢帮忙", "call_back_later"),
+        ("医生打过电话了", "wrong_person"),
+        ("他不在了", "call_back_later"),
+        ("不知道你在说什么", "unsure"),
+        ("特别感谢李医生", "complaint"),
+        ("I talked to the doctor", "request_human"),
+    ],
+)
+def test_does_not_detect(text: str, intent: str) -> None:
+    assert intent not in detect(normalize(text))
+
+
+def test_weak_grievance_with_an_improvement_is_a_suggestion() -> None:
+    hits = detect(normalize("停车太难了，希望能改进一下"))
+    assert "suggestion" in hits and "complaint" not in hits
+    hits = detect(normalize("护士态度太差了，希望改进"))
+    assert "complaint" in hits

@@ -1,0 +1,68 @@
+"""Yes/no polarity: affirmation/presence → True, negation/absence → False, the main clause decides."""
+
+import pytest
+
+from dialog.nlu.normalize import normalize
+from dialog.nlu.yes_no import parse_yes_no
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("是的", True),
+        ("对", True),
+        ("嗯嗯", True),
+        ("有", True),
+        ("有的", True),
+        ("按时吃了", True),
+        ("还有点疼", True),
+        ("没有", False),
+        ("没", False),
+        ("不是", False),
+        ("还没", False),
+        ("不疼了", False),
+        ("没发烧", False),
+        ("没有不舒服", False),
+        ("不是没有", True),
+        ("不不不是的", False),
+        ("没有没有", False),
+        ("好多了，伤口不疼了", False),
+        ("没有，就是有点累", False),
+        ("是的，还有点疼", True),
+        ("还没呢，明天去", False),
+        ("没问题", True),
+        ("yes", True),
+        ("yeah, I did", True),
+        ("not yet", False),
+        ("no, not anymore", False),
+        ("I don't think so", False),
+        ("I think so", True),
+        ("not bad", True),
+        ("No, I'm fine.", False),
+        ("It doesn't hurt anymore", False),
+        ("I don't know, maybe yes", True),
+    ],
+)
+def test_polarity(text: str, want: bool) -> None:
+    p = parse_yes_no(normalize(text))
+    assert p is not None and p.value is want
+
+
+@pytest.mark.parametrize(
+    "text", ["是不是啊?", "有没有啊", "yes no", "不知道", "谢谢", "我是他女儿", "Is it?", ""]
+)
+def test_no_polarity(text: str) -> None:
+    assert parse_yes_no(normalize(text)) is None
+
+
+def test_hedges_and_weak_particles_lower_confidence() -> None:
+    strong = parse_yes_no("是的")
+    hedged = parse_yes_no("应该是吧")
+    weak = parse_yes_no("嗯")
+    assert strong and hedged and weak
+    assert strong.confidence > hedged.confidence and strong.confidence > weak.confidence
+
+
+def test_strict_mode_ignores_bare_content() -> None:
+    assert parse_yes_no("护士,态度", strict=True) is None
+    assert parse_yes_no("没有,护士", strict=True).value is False  # type: ignore[union-attr]
