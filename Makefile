@@ -15,6 +15,7 @@ services:
 
 models: setup
 	@deploy/models.sh
+	@deploy/tts.sh all
 
 test: setup services models
 	$(BIN)/python -m pytest -q

@@ -62,8 +62,8 @@ from dialog.events import (
 from dialog.events import Hangup as HangupEvent
 from dialog.nlu import FEEDBACK_INTENTS, is_family_member, normalize, understand
 from dialog.nlu.dates import parse_callback_time as _nlu_callback_time
-from dialog.nlu.understand import local_now
 from dialog.nlu.expectation import ChoiceOption, Expectation
+from dialog.nlu.understand import local_now
 from dialog.render import blood_pressure_parts, lookup, render, render_answer, text_of
 from dialog.state import MAX_EXTRA_TURNS, DialogState, Phase, Trigger
 from flows.schema import CLOSED_TYPES, Ask, Flow, Reprompt, Step, Text, When
@@ -296,12 +296,13 @@ class DialogManager:
             if kind == "answer" and r.value is True:
                 self._fire(Trigger.IDENTITY_CONFIRMED)
                 self._identified = True
-                self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+                self._go_on(out)
             elif kind == "answer" and r.value is False:
                 self._fire(Trigger.IDENTITY_DENIED)
                 self._reset_tries()
-                identify = self._step.identify  # type: ignore[union-attr]
-                self._ask_yes_no(self._play(identify.family_prompt, f"{self._step.id}.family"), out)  # type: ignore
+                identify = self._here.identify
+                assert identify is not None
+                self._ask_yes_no(self._play(identify.family_prompt, f"{self._here.id}.family"), out)
             else:
                 self._fail("no_input" if kind == "no_input" else "no_match", out)
         elif phase is Phase.FAMILY_CHECK:
@@ -323,7 +324,7 @@ class DialogManager:
                 self._capture("unsure", None, r, out)
                 out.append(self._message_play("unsure_ack"))
                 self._fire(Trigger.UNSURE)
-                self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+                self._go_on(out)
             else:
                 self._fail("no_input" if kind == "no_input" else "no_match", out)
         elif phase is Phase.CONFIRMING:
@@ -334,7 +335,7 @@ class DialogManager:
                 self._capture("answered", pending.value, pending, out)
                 self._check_alarm(pending.value, out)
                 self._fire(Trigger.ANSWERED)
-                self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+                self._go_on(out)
             else:
                 # "No", "不知道" or something unclear: the read-back was wrong; counts as a no-match.
                 self._fail("no_input" if kind == "no_input" else "no_match", out)
@@ -344,9 +345,19 @@ class DialogManager:
     # --- questions ------------------------------------------------------------------------------------
 
     @property
+    def _here(self) -> Step:
+        """The current step (the walk has started)."""
+        assert self._step is not None
+        return self._step
+
+    @property
     def _ask(self) -> Ask:
-        assert self._step is not None and self._step.ask is not None
-        return self._step.ask
+        assert self._here.ask is not None
+        return self._here.ask
+
+    def _go_on(self, out: list[Action]) -> None:
+        """Walk on from the current step."""
+        self._walk(self.flow.next_of(self._here), out)
 
     def _accept(self, r: _Reading, out: list[Action]) -> None:
         """An answer to the current question: read it back when unsure of it, else capture and go on."""
@@ -358,13 +369,13 @@ class DialogManager:
             self._pending = r
             self._fire(Trigger.CHECK_ANSWER)
             answer = render_answer(r.value, ask, self.lang, self.context)
-            confirm = self._message_play("confirm", answer=answer, prompt_key=f"{self._step.id}.confirm")  # type: ignore
-            self._ask_yes_no(confirm, out, question_id=self._step.id)  # type: ignore[union-attr]
+            confirm = self._message_play("confirm", answer=answer, prompt_key=f"{self._here.id}.confirm")
+            self._ask_yes_no(confirm, out, question_id=self._here.id)
             return
         self._capture("answered", r.value, r, out)
         self._check_alarm(r.value, out)
         self._fire(Trigger.ANSWERED)
-        self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+        self._go_on(out)
 
     @staticmethod
     def _in_range(ask: Ask, value: Any) -> bool:
@@ -381,7 +392,7 @@ class DialogManager:
         return None
 
     def _capture(self, status: str, value: Any, r: _Reading, out: list[Action]) -> None:
-        qid = self._step.id  # type: ignore[union-attr]
+        qid = self._here.id
         self._answers[qid] = value
         self._statuses[qid] = status
         out.append(
@@ -427,7 +438,7 @@ class DialogManager:
             question = self._render(text_of(self._ask.prompt, self.lang))
             answer = render_answer(value, self._ask, self.lang, self.context)
             text = f"{question} → {answer}"
-        out.append(Escalate("alarm", department, text, question_id=self._step.id))  # type: ignore[union-attr]
+        out.append(Escalate("alarm", department, text, question_id=self._here.id))
 
     # --- failures and reprompts -----------------------------------------------------------------------
 
@@ -458,7 +469,7 @@ class DialogManager:
             self._fire(Trigger.REJECTED if rejected else Trigger.REPROMPT)
             self._pending = None
             self._set_prompt(self._question_plays(), *self._question_listen_parts())
-            step_id = self._step.id  # type: ignore[union-attr]
+            step_id = self._here.id
             if policy.prompts:
                 prompt = policy.prompts[min(n, len(policy.prompts)) - 1]
                 plays = [self._play(prompt, f"{step_id}.{kind}.{n}")] + self._dtmf_hint()
@@ -485,13 +496,10 @@ class DialogManager:
             if policy.then == "escalate":
                 question = self._render(text_of(self._ask.prompt, self.lang))
                 reason = "no answer" if self.lang == "en" else "多次询问未获得有效回答"
-                out.append(
-                    Escalate(
-                        "no_answer", self._department, f"{reason}: {question}", question_id=self._step.id
-                    )  # type: ignore
-                )
+                text = f"{reason}: {question}"
+                out.append(Escalate("no_answer", self._department, text, question_id=self._here.id))
             self._fire(Trigger.SKIPPED)
-            self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+            self._go_on(out)
             return
         if phase is Phase.FAMILY_TIME:
             self._time_taken(None, out)
@@ -610,24 +618,24 @@ class DialogManager:
     # --- identity and family --------------------------------------------------------------------------
 
     def _family_member(self, out: list[Action]) -> None:
-        identify = self._step.identify  # type: ignore[union-attr]
+        identify = self._here.identify
         assert identify is not None
         if identify.family == "continue":
             self._fire(Trigger.FAMILY_CONTINUES)
             self._respondent = "family"
             self._identified = True
             if identify.family_continue_prompt is not None:
-                out.append(self._play(identify.family_continue_prompt, f"{self._step.id}.family_continue"))  # type: ignore
+                key = f"{self._here.id}.family_continue"
+                out.append(self._play(identify.family_continue_prompt, key))
             else:
                 out.append(self._message_play("family_continue"))
-            self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+            self._go_on(out)
         elif identify.family == "callback":
             self._fire(Trigger.FAMILY_CALLBACK)
             self._reset_tries()
             ask_time = self._message_play("family_ask_time")
-            self._set_prompt([ask_time], Expectation("date", self.lang), {}, None)
-            out.extend(self._base_prompt)
-            out.append(self._listen)  # type: ignore[arg-type]
+            listen = self._set_prompt([ask_time], Expectation("date", self.lang), {}, None)
+            out.extend((ask_time, listen))
         else:
             self._fire(Trigger.FAMILY_ENDS)
             out.append(self._message_play("family_end"))
@@ -655,7 +663,7 @@ class DialogManager:
             self._finish("callback_requested", out)
         else:
             self._fire(Trigger.TRANSFER_FAILED)
-            self._walk(self.flow.next_of(self._step), out)  # type: ignore[arg-type]
+            self._go_on(out)
 
     def _patient_hung_up(self, out: list[Action]) -> None:
         was_waiting_for_agent = self.state is Phase.HANDING_OVER
@@ -741,9 +749,9 @@ class DialogManager:
                 return
             elif step.ask is not None:
                 self._fire(Trigger.ENTER_ASK)
-                self._set_prompt(self._question_plays(), *self._question_listen_parts())
+                listen = self._set_prompt(self._question_plays(), *self._question_listen_parts())
                 out.extend(self._base_prompt)
-                out.append(self._listen)  # type: ignore[arg-type]
+                out.append(listen)
                 return
             elif step.transfer is not None:
                 self._fire(Trigger.ENTER_TRANSFER)
@@ -825,28 +833,26 @@ class DialogManager:
         return []
 
     def _question_listen_parts(self) -> tuple[Expectation, dict[str, Any], str]:
-        step = self._step
-        assert step is not None and step.ask is not None
-        return expectation_for(step.ask, self.lang, self.context), dtmf_map(step.ask), step.id
+        return expectation_for(self._ask, self.lang, self.context), dtmf_map(self._ask), self._here.id
 
     def _set_prompt(
         self, plays: list[Play], expectation: Expectation, dtmf: dict[str, Any], question_id: str | None
-    ) -> None:
-        """Make ``plays`` the current phase's question and its Listen."""
+    ) -> Listen:
+        """Make ``plays`` the current phase's question; its Listen is returned (and kept for re-asks)."""
         self._base_prompt = list(plays)
         self._last_prompt = list(plays)
         self._listen = Listen(
             expectation, question_id=question_id, dtmf=dtmf, timeout_s=_timeout(expectation.type)
         )
+        return self._listen
 
     def _ask_yes_no(
         self, play: Play, out: list[Action], question_id: str | None = None, hints: tuple[str, ...] = ()
     ) -> None:
-        self._set_prompt(
+        listen = self._set_prompt(
             [play], Expectation("yes_no", self.lang, hints=hints), dict(YES_NO_DTMF), question_id
         )
-        out.append(play)
-        out.append(self._listen)  # type: ignore[arg-type]
+        out.extend((play, listen))
 
     def _say_and_listen(self, preface: list[Play], plays: list[Play], out: list[Action]) -> None:
         self._last_prompt = list(plays)
@@ -900,21 +906,16 @@ class DialogManager:
 def expectation_for(ask: Ask, lang: str, context: Mapping[str, Any] | None = None) -> Expectation:
     """The Expectation a question's Listen carries: its type, choices (label + synonyms), range, unit."""
     ctx = context or {}
-    choices = tuple(
-        ChoiceOption(
-            id=c.id,
-            words=tuple(
-                w for w in (render(text_of(c.label, lang), ctx, lang), *c.synonyms.get(lang, [])) if w
-            ),  # type: ignore
-            dtmf=key,
-        )
-        for c, key in zip(ask.choices, _choice_keys(ask), strict=True)
-    )
+    choices = []
+    for c, key in zip(ask.choices, _choice_keys(ask), strict=True):
+        synonyms: list[str] = c.synonyms.get(lang, [])  # type: ignore[call-overload]
+        words = (render(text_of(c.label, lang), ctx, lang), *synonyms)
+        choices.append(ChoiceOption(id=c.id, words=tuple(w for w in words if w), dtmf=key))
     unit = render(text_of(ask.unit, lang), ctx, lang) if ask.unit is not None else None
     return Expectation(
         type=ask.type,
         lang=lang,
-        choices=choices,
+        choices=tuple(choices),
         min=ask.min,
         max=ask.max,
         unit=unit or None,

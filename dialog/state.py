@@ -46,7 +46,7 @@ capped by ``MAX_EXTRA_TURNS`` after which they count as no-matches — and the w
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from dialog.events import Dtmf, Event, Hangup, NoInput, TransferCompleted, TransferFailed, Utterance
 
@@ -55,7 +55,7 @@ class DialogStateError(RuntimeError):
     """An event or a transition that does not fit the dialog's current phase (a bug on one side)."""
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     START = "START"
     WALKING = "WALKING"
     IDENTIFYING = "IDENTIFYING"
@@ -67,11 +67,8 @@ class Phase(str, Enum):
     HANDING_OVER = "HANDING_OVER"
     FINISHED = "FINISHED"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Trigger(str, Enum):
+class Trigger(StrEnum):
     """What happened, as the walker classifies it. The table below says where each leads from each phase."""
 
     START_CALL = "start_call"
@@ -108,9 +105,6 @@ class Trigger(str, Enum):
     # Transfers.
     TRANSFER_COMPLETED = "transfer_completed"
     TRANSFER_FAILED = "transfer_failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 P, T = Phase, Trigger

@@ -34,6 +34,7 @@ from dialog.actions import (
 from dialog.events import Dtmf, Event, NoInput, TransferCompleted, TransferFailed, Utterance
 from dialog.events import Hangup as HangupEvent
 from dialog.manager import DialogManager
+from dialog.nlu.understand import local_now
 from flows.schema import Flow
 
 # Safety net for a broken flow or manager: a real call would have been cut off long before.
@@ -137,7 +138,7 @@ def run_simulation(
     Returns {"outcome", "answers", "escalations", "transcript", "callback_at", "do_not_call"}.
     """
     resolved = _resolve_flow(flow)
-    now = now or datetime.now().replace(microsecond=0)
+    now = now or local_now().replace(second=0, microsecond=0)
     context = patient_context if patient_context is not None else demo_context(lang, now)
     kwargs: dict[str, Any] = {"understand": understand} if understand is not None else {}
     dm = DialogManager(resolved, lang, context, now=now, **kwargs)
@@ -286,7 +287,7 @@ def main(
         )
         return 2
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now().replace(microsecond=0)
+        now = local_now(datetime.fromisoformat(args.now)) if args.now else local_now().replace(microsecond=0)
     except ValueError:
         print(f"error: --now {args.now!r} is not an ISO date-time such as 2026-11-20T10:00", file=err)
         return 2
@@ -319,6 +320,8 @@ def main(
         line = inp.readline()
         if not line:
             raise EOFError
+        if not inp.isatty():  # piped replies are not echoed by a terminal: show them
+            live.write(line if line.endswith("\n") else line + "\n")
         return line.rstrip("\n")
 
     result = run_simulation(

@@ -4,9 +4,9 @@ A transport subclass provides ``_write_frames(chunk)`` (hand whole frames to Ast
 ``_flush_remote()`` (drop what Asterisk has queued, if it can), and feeds inbound audio through
 ``_deliver(pcm)`` and the end of the connection through ``_mark_closed(reason)``.
 
-Pacing: ``send_audio`` keeps a *play-out clock* — the monotonic time at which Asterisk will have played
-everything handed to it so far (``max(clock, now) + 20 ms`` per frame) — and never lets it run more
-than ``max_lead_ms`` ahead of now. For chan_websocket (Asterisk re-times what it gets) a lead of about
+Pacing: ``send_audio`` keeps a *play-out clock* (``PlayoutClock``) — the monotonic time at which Asterisk
+will have played everything handed to it so far (``max(clock, now) + 20 ms`` per frame) — and never lets
+it run more than ``max_lead_ms`` ahead of now. For chan_websocket (Asterisk re-times what it gets) a lead of about
 a second rides out event-loop stalls while keeping barge-in cheap; for AudioSocket (no queue in
 Asterisk: frames are played as they arrive) the lead is a few frames.
 """
@@ -35,6 +35,48 @@ def frame_bytes_for(format: str) -> int:
     except KeyError:
         raise ValueError(f"unsupported media format {format!r}: use one of {sorted(SAMPLE_RATES)}") from None
     return rate * 2 * FRAME_MS // 1000
+
+
+class PlayoutClock:
+    """When Asterisk will have played everything handed to it so far (monotonic seconds).
+
+    Paused (chan_websocket PAUSE_MEDIA) it stops draining: the backlog only grows until ``resume``.
+    """
+
+    def __init__(self) -> None:
+        self._end = 0.0
+        self._paused_backlog: float | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_backlog is not None
+
+    def backlog(self, now: float) -> float:
+        """Seconds handed over and not yet played."""
+        if self._paused_backlog is not None:
+            return self._paused_backlog
+        return max(0.0, self._end - now)
+
+    def add(self, seconds: float, now: float) -> None:
+        if self._paused_backlog is not None:
+            self._paused_backlog += seconds
+        else:
+            self._end = max(self._end, now) + seconds
+
+    def pause(self, now: float) -> None:
+        if self._paused_backlog is None:
+            self._paused_backlog = max(0.0, self._end - now)
+
+    def resume(self, now: float) -> None:
+        if self._paused_backlog is not None:
+            self._end = now + self._paused_backlog
+            self._paused_backlog = None
+
+    def reset(self, now: float) -> None:
+        """Everything queued was dropped (flush)."""
+        self._end = now
+        if self._paused_backlog is not None:
+            self._paused_backlog = 0.0
 
 
 class MediaClosed(Exception):
@@ -68,12 +110,16 @@ class MediaTransport:
 
     #: frames per write; subclasses override
     batch_frames = 1
+    #: the largest lead the transport's far end can hold (None: no limit)
+    lead_cap_ms: int | None = None
 
     def __init__(self, *, format: str = "slin16", max_lead_ms: int = 1000, send_timeout: float = 2.0,
                  inbound_max_frames: int = 500) -> None:
         self.format = format
         self.frame_bytes = frame_bytes_for(format)
         self.sample_rate = SAMPLE_RATES[format]
+        if self.lead_cap_ms is not None:
+            max_lead_ms = min(max_lead_ms, self.lead_cap_ms)
         self.max_lead_s = max(max_lead_ms, FRAME_MS * self.batch_frames) / 1000
         self.send_timeout = send_timeout
         self.stats = MediaStats()
@@ -85,7 +131,7 @@ class MediaTransport:
         self._closed_event = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._carry = b""
-        self._play_end = 0.0
+        self._clock = PlayoutClock()
         self._generation = 0
         self._wake = asyncio.Event()
         self._can_send = asyncio.Event()  # cleared while Asterisk says XOFF
@@ -150,7 +196,7 @@ class MediaTransport:
     @property
     def queued_ms(self) -> float:
         """Estimated audio handed to Asterisk but not yet played (from the play-out clock)."""
-        return max(0.0, self._play_end - time.monotonic()) * 1000
+        return self._clock.backlog(time.monotonic()) * 1000
 
     async def send_audio(self, pcm: bytes, *, more: bool = False) -> int:
         """Send signed 16-bit little-endian mono PCM at ``sample_rate``; returns once it is all handed to
@@ -177,7 +223,7 @@ class MediaTransport:
             if not data:
                 return 0
             now = time.monotonic()
-            if self._play_end <= now:
+            if self._clock.backlog(now) == 0:
                 self.stats.last_send_started_at = now
             step = fb * self.batch_frames
             sent = 0
@@ -190,7 +236,7 @@ class MediaTransport:
                 now = time.monotonic()
                 if self.stats.first_audio_sent_at is None:
                     self.stats.first_audio_sent_at = now
-                self._play_end = max(self._play_end, now) + frames * FRAME_MS / 1000
+                self._clock.add(frames * FRAME_MS / 1000, now)
                 self.stats.bytes_sent += len(chunk)
                 sent += len(chunk)
                 # Let the reader run between writes: an XOFF must be seen before we overrun the queue.
@@ -210,10 +256,11 @@ class MediaTransport:
                 # XOFF: Asterisk's queue is nearly full; wait for XON (or a flush).
                 await self._wait_any(wake, self._can_send, timeout=1.0)
                 continue
-            excess = self._play_end + frames * FRAME_MS / 1000 - time.monotonic() - self.max_lead_s
+            excess = self._clock.backlog(time.monotonic()) + frames * FRAME_MS / 1000 - self.max_lead_s
             if excess <= 0:
                 return True
-            await self._wait_any(wake, timeout=excess)
+            # Paused, the backlog does not drain: wait for resume()/flush() (re-checking now and then).
+            await self._wait_any(wake, timeout=1.0 if self._clock.paused else excess)
 
     async def _wait_any(self, *events: asyncio.Event, timeout: float) -> None:
         waits = [asyncio.ensure_future(e.wait()) for e in (*events, self._closed_event)]
@@ -241,12 +288,16 @@ class MediaTransport:
         """Barge-in: stop the audio being sent and drop what Asterisk has queued but not played."""
         self._generation += 1
         self._carry = b""
-        self._wake.set()
-        self._wake = asyncio.Event()
+        self._kick()
         self.stats.flushes += 1
-        self._play_end = time.monotonic()
+        self._clock.reset(time.monotonic())
         if not self.closed:
             await self._flush_remote()
+
+    def _kick(self) -> None:
+        """Wake a send_audio waiting for room (after a flush, resume or XON)."""
+        self._wake.set()
+        self._wake = asyncio.Event()
 
     # ------------------------------------------------------------------------------- subclass API
 

@@ -11,8 +11,9 @@ What Asterisk 22.10's chan_websocket does with what we send (channels/chan_webso
   START_MEDIA_BUFFERING), so we only ever send whole frames (``send_audio`` pads or carries the tail);
 - frames wait in a queue that a 20 ms timer drains: Asterisk paces, we need not. The queue holds
   1000 frames (20 s); at 900 Asterisk sends ``MEDIA_XOFF``, below 800 ``MEDIA_XON``; a message
-  arriving at 1000 is dropped whole. ``send_audio`` stops at XOFF and also keeps its own lead
-  (``max_lead_ms``, default 1 s) so barge-in has little to throw away;
+  arriving at 1000 is dropped whole. The XOFF comes back too late to stop a burst (a 24 s burst was
+  all written before it arrived), so ``send_audio`` keeps its own lead (``max_lead_ms``, default 1 s,
+  capped at 19 s = 950 frames) and additionally waits while XOFF is in effect;
 - text commands (plain-text format, case-sensitive): ANSWER, HANGUP, START_MEDIA_BUFFERING,
   STOP_MEDIA_BUFFERING [id], MARK_MEDIA [id], FLUSH_MEDIA, REPORT_QUEUE_DRAINED, GET_STATUS,
   PAUSE_MEDIA, CONTINUE_MEDIA (and SET_MEDIA_DIRECTION in the 22.10 build); notifications: MEDIA_START,
@@ -94,6 +95,9 @@ class WebsocketMedia(MediaTransport):
     """One chan_websocket media connection (see module docstring)."""
 
     batch_frames = 5  # 100 ms per message: few writes, still fine-grained pacing
+    # Asterisk queues at most 1000 frames and its XOFF (at 900) comes back too late to stop a burst
+    # (measured: a 24 s burst was all written before the XOFF arrived): never lead by more than 950.
+    lead_cap_ms = 19_000
 
     def __init__(
         self,
@@ -186,6 +190,7 @@ class WebsocketMedia(MediaTransport):
             self._can_send.clear()
         elif name == "MEDIA_XON":
             self._can_send.set()
+            self._kick()
         elif name == "MEDIA_MARK_PROCESSED":
             fut = self._marks.pop(fields.get("id", ""), None)
             if fut is not None and not fut.done():
@@ -278,12 +283,21 @@ class WebsocketMedia(MediaTransport):
         async with asyncio.timeout(timeout):
             return await self._status
 
+    @property
+    def xoff(self) -> bool:
+        """True between Asterisk's MEDIA_XOFF and MEDIA_XON (its queue is nearly full)."""
+        return not self._can_send.is_set()
+
     async def pause(self) -> None:
-        """Asterisk plays silence but keeps the queue (PAUSE_MEDIA); ``resume()`` continues."""
+        """Asterisk plays silence but keeps the queue (PAUSE_MEDIA); ``resume()`` continues. While
+        paused, send_audio still queues up to ``max_lead_ms`` and then waits."""
         await self.command("PAUSE_MEDIA")
+        self._clock.pause(time.monotonic())
 
     async def resume(self) -> None:
         await self.command("CONTINUE_MEDIA")
+        self._clock.resume(time.monotonic())
+        self._kick()
 
     async def hangup(self) -> None:
         """Ask Asterisk to hang up the media channel (it closes the websocket)."""

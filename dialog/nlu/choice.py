@@ -197,7 +197,7 @@ def parse_multi_choice(text: str, exp: Expectation) -> Parse | None:
     said, negated = _mentions(text, exp)
     ids = [c.id for c in exp.choices]
     chosen = set(said) - (set(negated) - set(said))
-    if _ALL.search(text) and not negated:
+    if _ALL.search(text) and not negated and not said:  # 头晕乏力都有: "both" of those named
         return Parse(ids, 0.85)
     if chosen:
         return Parse([i for i in ids if i in chosen], 0.95 if not negated else 0.85)

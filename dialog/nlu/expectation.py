@@ -45,6 +45,8 @@ class Expectation:
 
     def __post_init__(self) -> None:
         if self.type not in ALL_TYPES:
-            raise ValueError(f"unknown expectation type {self.type!r}; expected one of {', '.join(ALL_TYPES)}")
+            raise ValueError(
+                f"unknown expectation type {self.type!r}; expected one of {', '.join(ALL_TYPES)}"
+            )
         if self.lang not in ("zh", "en"):
             raise ValueError(f"unknown language {self.lang!r}; expected zh or en")

@@ -135,6 +135,9 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"(?:以后|之后|后)?)(?:(?:再|给我|跟我|你|您|你们)?(?:再)?(?:打|联系|打过来|回电|回电话|来电|打给我)|再(?:说|聊))"
         ),
         _p(
+            r"^(?:我)?(?:很|太)?忙(?:着|呢|啊|得很)?$|(?:晚点|晚些|晚一点|回头|等会儿?|待会儿?|过会儿?|一会儿|改天|下次|稍后)(?:再)?(?:说|聊)|"
+            r"(?:早上|上午|中午|下午|傍晚|晚上|明天|后天|周末|下班后|[\d一二两三四五六七八九十]+点(?:以后|之后|后)?)(?:的话)?"
+            r"(?:比较|更|会|才|再)?方便|"
             r"^(?:你|您)?(?:再|晚点)打(?:过来|给我)?(?:吧|好吗|行吗)?$|回头再说|(?:等|待)(?:我)?(?:忙完|下班|回家|到家|开完会|有空)|"
             r"在(?:路上|车上|地铁|公交|高铁|飞机|外面|外地|吃饭|睡觉|洗澡|做饭|厕所|看病|输液|做检查)(?:呢|上)?(?=,|$|呢|啊|不)|"
             r"(?:他|她|病人|患者|我爸|我妈)(?:现在)?不在(?:家|这|旁边|身边|这里)?(?!了)|(?:他|她)(?:出去了|出门了|睡(?:觉|着)了|"
@@ -149,7 +152,8 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"with a customer|in the middle of)\b|\b(?:busy|driving) (?:right )?now\b|\bcan not (?:talk|speak|take (?:the|your|"
             r"this) call)\b|\blater(?: please)?\s*$|\banother time\b|\bsome other time\b|\bnot now\b|"
             r"\b(?:he|she) is (?:not (?:here|home|in|available|around)|out|asleep|at work|sleeping)\b|"
-            r"\bnot (?:a good moment)\b"
+            r"\bnot (?:a good moment)\b|\b(?:this evening|tonight|tomorrow|later|this afternoon|in the (?:morning|afternoon|evening)|"
+            r"after \d+|after work)\s+(?:would be|is|works|will be)\s+(?:better|best|good|fine|ok|okay|more convenient)\b"
         ),
     ),
     "complaint": (
@@ -307,6 +311,17 @@ _SHORT_REPEAT_Q = {
     "你说什么",
     "什么事",
 }
+_SHORT_UNSURE = {
+    "maybe",
+    "perhaps",
+    "也许",
+    "或许",
+    "说不定",
+    "也许吧",
+    "或许吧",
+    "maybe maybe not",
+    "不一定吧",
+}
 _SHORT_REPEAT = {
     "什么",
     "啥",
@@ -335,6 +350,7 @@ _ZH_NEG_BEFORE = re.compile(
     r"(?:不|没|没有|没什么|没啥|不用|不想|不要|不需要|无|(?<!特|区|分|告|离|级|类|识)别|不是|不会|谈不上|也没有|都没有|暂时没有|没有什么|并没有|并不|不必)"
     r"(?:要|可以|可|好|值得|需要|的|什么|啥|去|再|特别|太多|多少)?$"
 )
+_ZH_QUESTION_BEFORE = re.compile(r"(?:有没有|是不是|能不能|可不可以|要不要|可以不可以|能否)$")
 _EN_NEG_BEFORE = re.compile(r"\b(?:no|not|never|nothing|without|none|nor)\b(?:\s+\w+){0,3}\s*$")
 
 
@@ -351,6 +367,8 @@ class Hit:
 def _negated(text: str, start: int) -> bool:
     clause_start = max(text.rfind(",", 0, start), text.rfind("?", 0, start)) + 1
     before = text[clause_start:start]
+    if _ZH_QUESTION_BEFORE.search(before):  # 有没有人工: a question, not a negation
+        return False
     return bool(_ZH_NEG_BEFORE.search(before.replace(" ", "")) or _EN_NEG_BEFORE.search(before))
 
 
@@ -378,6 +396,10 @@ def detect(text: str) -> dict[str, Hit]:
             h = hits.setdefault("repeat", Hit("repeat", 0.75))
             h.spans.append((cl_start, cl_start + len(cl)))
             h.weak = False
+    if len(parts) == 1 and parts[0][1].rstrip("?") in _SHORT_UNSURE:
+        h = hits.setdefault("unsure", Hit("unsure", 0.7))
+        h.spans.append((parts[0][0], parts[0][0] + len(parts[0][1])))
+        h.weak = False
     if "repeat" in hits and "unsure" in hits:
         rs = hits["repeat"].spans
         hits["unsure"].spans = [

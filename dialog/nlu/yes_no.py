@@ -531,6 +531,7 @@ _ASIDE = re.compile(
 
 
 # English short answers ("I am", "I did") are answers only at the end of a clause: "I am fine" is not "yes".
+_PROBABLY = {"probably", "likely", "most likely", "i guess", "应该", "大概", "估计", "可能"}
 _SHORT_AUX = {
     "i am",
     "i do",
@@ -575,6 +576,8 @@ def _clause_polarity(clause: str) -> tuple[bool | None, int, bool]:
     if YES in has or PRESENCE in has:
         return True, 2, False
     if WEAK in has or POSWORD in has or SYMPTOM in has:
+        return True, 1, False
+    if any(t.text in _PROBABLY for t in toks):  # "probably", 应该吧: a hedged yes
         return True, 1, False
     if content:
         if any(t.text.isdigit() for t in content) and len(content) == 1:

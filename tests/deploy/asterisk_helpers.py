@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -89,10 +90,12 @@ class AriTestClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._reader:
-            self._reader.cancel()
         if self._ws is not None:
             await asyncio.wait_for(self._ws.close(), 5)
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await self._reader
         await self.http.aclose()
 
     async def _read(self) -> None:

@@ -125,8 +125,8 @@ def test_flush_stops_queued_prompt(asterisk: Asterisk, patients: Patients, kind:
 
 
 def test_websocket_flow_control_xoff_xon(asterisk: Asterisk, patients: Patients) -> None:
-    """MEDIA_XOFF stops send_audio before Asterisk's queue (1000 frames) overflows; play-out brings
-    MEDIA_XON and sending resumes."""
+    """send_audio never overruns Asterisk's 1000-frame queue: its lead is capped at 950 frames, and
+    Asterisk's MEDIA_XOFF (at 900 queued) / MEDIA_XON (below 800) are honoured."""
     number = patients.script("silence")
 
     async def main() -> None:
@@ -134,22 +134,24 @@ def test_websocket_flow_control_xoff_xon(asterisk: Asterisk, patients: Patients)
             call = await originate_answered(client, number)
             await client.create_bridge(call.bridge_id)
             media = await open_websocket_media(client, call.media_id, max_lead_ms=60_000)
+            assert media.max_lead_s == 19.0  # capped
             await client.add_channel(call.bridge_id, [call.call_id, call.media_id])
-            await media.pause()  # the queue only fills: Asterisk plays silence meanwhile
+            await media.pause()  # Asterisk plays silence: the queue only fills
             sending = asyncio.create_task(media.send_audio(tone(24.0)))
             async with asyncio.timeout(10):
-                while media.stats.xoff_count == 0:
+                while not media.xoff:
                     await asyncio.sleep(0.02)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.5)
             held = media.stats.bytes_sent // media.frame_bytes
-            assert not sending.done()
-            assert 900 <= held <= 1000, held  # stopped at the XOFF level, below the 1000-frame limit
+            assert held == 950 and not sending.done()  # stopped at the cap, short of Asterisk's limit
             status = await media.status()
-            assert status["queue_full"] == "true" and int(status["queue_length"]) == held
-            await media.resume()  # play-out drains below 800 frames (2 s) → XON → the rest goes out
-            async with asyncio.timeout(8):
-                while media.stats.bytes_sent // media.frame_bytes <= held:
+            assert status["queue_full"] == "true" and status["media_paused"] == "true"
+            assert int(status["queue_length"]) == held  # nothing was dropped
+            await media.resume()  # play-out drains the queue below 800 frames (3 s) → MEDIA_XON
+            async with asyncio.timeout(10):
+                while media.xoff or media.stats.bytes_sent // media.frame_bytes <= held:
                     await asyncio.sleep(0.05)
+            assert media.stats.xoff_count >= 1  # (refilling to 950 frames brings XOFF again)
             await media.flush()
             await asyncio.wait_for(sending, 5)
             assert (await media.status())["queue_length"] == "0"

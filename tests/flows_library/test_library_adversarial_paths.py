@@ -47,6 +47,25 @@ SCENARIOS = [
         "callback_requested", {}, callback_at="2026-11-26T15:00:00",
         not_said=["Cardiology", "discharge"],
     ),
+    Scenario(
+        "discharge_general", "zh", "severe_pain",
+        ["是我", "差不多吧", "没有", "有，疼得厉害", "八分", "按时吃了", "十二月九号", "不太清楚", "满意"],
+        "completed",
+        {"recovery": "same", "fever": False, "pain": True, "pain_score": 8.0, "meds": True,
+         "next_visit": "2026-12-09", "advice": None, "satisfaction": 4},
+        [("alarm", "pain_score")],
+        said=["止痛药", "出院小结上写了注意事项"],
+    ),
+    Scenario(
+        "discharge_general", "en", "severe_pain",
+        ["Yes", "About the same", "No", "Yes, it's bad", "Eight", "Yes, I have", "December the ninth",
+         "I'm not sure", "Satisfied"],
+        "completed",
+        {"recovery": "same", "fever": False, "pain": True, "pain_score": 8.0, "meds": True,
+         "next_visit": "2026-12-09", "advice": None, "satisfaction": 4},
+        [("alarm", "pain_score")],
+        said=["pain relief", "written in your discharge summary"],
+    ),
     # --- 术后随访: a spouse answers (callback: nothing medical may be said); silence on the wound, fever ----
     Scenario(
         "post_op", "zh", "spouse_callback",
@@ -252,6 +271,25 @@ SCENARIOS = [
         [("alarm", "fasting_glucose"), ("complaint", "postmeal_glucose")],
         callback_at="2026-11-25T19:00:00",
         said=["That's on the low side"],
+    ),
+    Scenario(
+        "diabetes", "zh", "high_after_meals",
+        ["是", "八点一", "十八点六", "没有", "<dtmf:1>", "<dtmf:4>", "<dtmf:1>"],
+        "completed",
+        {"fasting_glucose": 8.1, "postmeal_glucose": 18.6, "hypo": False, "meds": True, "feet": ["none"],
+         "diet": True},
+        [("alarm", "postmeal_glucose")],
+        said=["饭后血糖偏高了"],
+        not_said=["这个血糖偏高了"],
+    ),
+    Scenario(
+        "diabetes", "en", "high_after_meals",
+        ["Yes", "Eight point one", "Eighteen point six", "No", "<dtmf:1>", "<dtmf:4>", "<dtmf:1>"],
+        "completed",
+        {"fasting_glucose": 8.1, "postmeal_glucose": 18.6, "hypo": False, "meds": True, "feet": ["none"],
+         "diet": True},
+        [("alarm", "postmeal_glucose")],
+        said=["That's high after a meal"],
     ),
     # --- PICC: her son answers (callback); a swollen arm and chills, silence on the dressing -------------
     Scenario(

@@ -161,3 +161,62 @@ def test_vital_sign_alarms() -> None:
             if q.ask.alarm is not None:
                 assert q.ask.alarm.reason is not None
                 assert q.ask.alarm.reason.zh and q.ask.alarm.reason.en
+
+
+def _alarm_cases() -> list[tuple[Flow, Step]]:
+    return [(f, q) for f in FLOWS for q in questions(f) if q.ask is not None and q.ask.alarm is not None]
+
+
+ALARMS = _alarm_cases()
+
+
+@pytest.mark.parametrize(("flow", "q"), ALARMS, ids=[f"{f.id}.{q.id}" for f, q in ALARMS])
+def test_every_alarm_tells_the_patient_what_to_do(flow: Flow, q: Step) -> None:
+    """The alarm reaches staff; the patient on the line must hear advice too, right after answering.
+
+    So the step after the question is a branch with a rule for each alarm threshold (the diastolic one cannot
+    be branched on) that leads to a say.
+    """
+    alarm = q.ask.alarm
+    nxt = flow.step(flow.next_of(q))
+    assert nxt.branch is not None, f"{q.id}: no branch right after an alarmed question"
+    wanted = {("above", alarm.above), ("below", alarm.below), ("equals", alarm.equals)} - {
+        ("above", None),
+        ("below", None),
+        ("equals", None),
+    }
+    found = set()
+    for rule in nxt.branch:
+        if rule.when.answer != q.id:
+            continue
+        op = rule.when.operator
+        found.add((op, getattr(rule.when, op)))
+        assert flow.step(rule.goto).say is not None, f"{q.id}: {op} leads to {rule.goto}, not a say"
+    assert wanted <= found, f"{q.id}: thresholds {wanted - found} have no advice"
+
+
+# Openers a nurse uses to say "never mind": the dialog manager already says its unsure_ack before the step.
+ACK_OPENERS = {
+    "zh": ("没关系", "没事", "好的"),
+    "en": ("That's all right", "That's fine", "No problem", "OK"),
+}
+
+
+@pytest.mark.parametrize("flow", FLOWS, ids=[f.id for f in FLOWS])
+def test_after_unsure_no_second_acknowledgement(flow: Flow) -> None:
+    from dialog.messages import template
+
+    for step in flow.steps:
+        for rule in step.branch or ():
+            if rule.when.operator != "unsure":
+                continue
+            target = flow.step(rule.goto)
+            if target.say is None:
+                continue
+            for lang in ("zh", "en"):
+                text = (target.say.get(lang) or "").strip()
+                ack = template("unsure_ack", lang, flow).strip().rstrip("。.!！")
+                assert not text.startswith(ack), f"{target.id}: repeats the unsure_ack '{ack}'"
+                assert not text.startswith(ACK_OPENERS[lang]), (
+                    f"{target.id} ({lang}) opens with a second 'never mind'"
+                )
