@@ -280,11 +280,14 @@ class DialogManager:
             self._answer_in_phase(r, out)
 
     def _says_family(self, r: _Reading) -> bool:
-        # A family member's "不是，我是他女儿" must not end the call as a wrong number, so this is checked
-        # before the understanding's yes/no/wrong_person; explicit requests (opt out, complaints) still win.
-        if r.source != "speech" or r.kind not in ("answer", "no_match", "unsure", "wrong_person"):
+        """A relative answered: "不是，我是他女儿" is no wrong number, and "我是他爱人，他在睡觉" (read as
+        call-back-later) is the family case too unless a time was named; explicit requests still win."""
+        if r.source != "speech" or not r.text:
             return False
-        return bool(r.text) and self._is_family_member(r.text, self.lang)
+        family_kinds = ("answer", "no_match", "unsure", "wrong_person")
+        if r.kind not in family_kinds and not (r.kind == "call_back_later" and r.value is None):
+            return False
+        return self._is_family_member(r.text, self.lang)
 
     def _answer_in_phase(self, r: _Reading, out: list[Action]) -> None:
         """An answer, unsure, no-match or no-input, interpreted by the phase."""
@@ -887,8 +890,11 @@ class DialogManager:
     def _message_play(self, key: str, *, prompt_key: str | None = None, **fields: Any) -> Play:
         """System message ``key`` as a Play; ``fields``: answer= / callback_time= where it uses them."""
         template = messages.template(key, self.lang, self.flow)
+        # Before identity is confirmed even the department is medical information ("心内科" says why the
+        # patient was in hospital): whoever answered hears the neutral fallback instead.
+        department = self._department if self._identified else None
         return Play(
-            self._render(template, department=self._department, **fields),
+            self._render(template, department=department, **fields),
             audio=messages.audio(key, self.lang, self.flow),
             prompt_key=prompt_key or f"msg.{key}",
         )

@@ -713,6 +713,9 @@ class TestFeedback:
         assert esc.kind == kind and esc.question_id is None
         assert c.texts()[-1] == "您好，这里是市第一人民医院，请问您是张先生本人吗？"
         assert c.dm.state is Phase.IDENTIFYING
+        # The escalation is routed to the department, but whoever answered is not told which one.
+        assert esc.department == "心内科"
+        assert "心内科" not in c.spoken()
 
     def test_feedback_with_an_answer_records_both(self, call):
         said = "满意，护士都特别好"
