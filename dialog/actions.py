@@ -56,9 +56,9 @@ class Listen:
 class CaptureAnswer:
     """Store an answer now (not at the end of the call).
 
-    ``status``: ``answered`` (value set), ``unsure`` (the patient does not know), ``skipped`` (no usable answer
-    after the reprompts). ``source``: ``speech`` or ``dtmf``. ``respondent``: ``patient``, or ``family`` when a
-    family member answers for the patient (the flow's identify step allowed it).
+    ``status``: ``answered`` (value set), ``unsure`` (the patient does not know), ``skipped`` (no usable
+    answer after the reprompts). ``source``: ``speech`` or ``dtmf``. ``respondent``: ``patient``, or
+    ``family`` when a family member answers for the patient (the flow's identify step allowed it).
     """
 
     question_id: str

@@ -29,7 +29,19 @@ Reprompt counting: ``Reprompt.max`` is the number of *retries*. The n-th failed 
 with the policy's n-th prompt (the last one repeats) — or, when the policy has no prompts, the default
 no-input/no-match message followed by the question again — plus the keypad hint on closed questions. The
 failure after that applies ``then``. No-input and no-match count separately. Identity, family and callback
-time questions use the default policy (two retries) and end the call when it runs out.
+time questions use the default policy (two retries); when it runs out an unconfirmed identity ends the call
+(outcome partial) and an unanswered callback time takes the campaign's next slot.
+
+Other rules
+-----------
+- Nothing medical before identity: until the patient (or, with ``family: continue``, a relative) is
+  confirmed, only identify prompts and system messages are said, and those hear a neutral word instead of
+  the department.
+- A relative ("不是，我是他女儿", "我是他爱人，他在睡觉") is recognised before yes/no and wrong-person
+  readings; explicit requests (opt out, a person, feedback) said at the same time still win.
+- A complaint said along with a request ("我要投诉，转人工") is recorded as its own escalation.
+- Repeats and feedback re-asks at one step beyond ``MAX_EXTRA_TURNS`` count as no-matches, so a call
+  always ends (see ``dialog.state``).
 """
 
 from __future__ import annotations

@@ -330,12 +330,15 @@ async def open_websocket_media(
     *,
     format: str = "slin16",
     timeout: float = 5.0,
+    media_base_url: str | None = None,
     **media_kwargs: Any,
 ) -> WebsocketMedia:
     """Create a chan_websocket ExternalMedia channel ``channel_id``, connect to it and wait until it is
     in the application (StasisStart), so it can be added to a bridge. Hangs the channel up on failure.
 
-    ``channel_id`` must be new: never reuse the id of a channel that may still exist.
+    ``media_base_url``: where Asterisk's HTTP server is, if not at the ARI client's ``base_url`` (e.g.
+    ARI through a proxy). ``channel_id`` must be new: never reuse the id of a channel that may still
+    exist.
     """
     sub = client.subscribe(channel_id)
     media: WebsocketMedia | None = None
@@ -343,7 +346,7 @@ async def open_websocket_media(
         em = await client.external_media(channel_id, format=format)
         if not em.connection_id:
             raise MediaClosed(f"no MEDIA_WEBSOCKET_CONNECTION_ID on {channel_id}: is chan_websocket loaded?")
-        media = WebsocketMedia.for_connection(client.base_url, em.connection_id, format=format,
+        media = WebsocketMedia.for_connection(media_base_url or client.base_url, em.connection_id, format=format,
                                               **media_kwargs)
         await media.connect()
         await sub.wait_for(lambda e: e.get("type") == "StasisStart", timeout)

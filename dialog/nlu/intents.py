@@ -31,14 +31,25 @@ def _p(pattern: str, confidence: float = 0.9, guarded: bool = True, weak: bool =
     return _Pat(re.compile(pattern), confidence, guarded, weak)
 
 
+# What may qualify the calls a patient refuses: 这种电话, 这样的电话, 这类电话, 这个号码, 什么电话, 你们的电话.
+_CALL_QUALIFIER = r"这种|这样的|这样|这类|这一类|此类|这个|这些|那种|那样的|什么|啥|你们的|你们这种|你们这样的|这种类型的|这种的"
+
+# 有点不清楚 / 有些不太懂 describe something (讲得有点不清楚), they are not "I don't know";
+# 有时候忘了 / 经常忘了 tell how often a patient forgets (their pills), not that they forgot the answer.
+_NOT_DESCRIBED = r"(?<!有点)(?<!有些)(?<!有点儿)(?<!有一点)(?<!讲得)(?<!说得)(?<!讲的)(?<!说的)"
+_NOT_HABIT = r"(?<!时候)(?<!有时)(?<!偶尔)(?<!经常)(?<!老是)(?<!总是)(?<!常常)(?<!老)(?<!总)(?<!常)(?<!会)"
+
 PATTERNS: dict[str, tuple[_Pat, ...]] = {
     "opt_out": (
+        # 别/不要 … 打 … 电话: a qualifier may sit between the verb and 电话 (这种, 这样的, 这类, 这个, 什么):
+        # 以后别给我打这种电话了, 别再给我打这类电话, 不要再往这个号码打电话.
         _p(
             r"(?:以后|今后|往后|再也|下次)?(?:别|不要|不用|甭|不许|不准|请勿|勿|莫|不必)(?:再|老|总|老是|总是|一直)?"
-            r"(?:给我|跟我|往我这|给|找我)?(?:打|来|拨)(?:我)?(?:的)?(?:电话|过来|来了|了|啦|咯)",
+            r"(?:给我|跟我|往我这|给|找我|往(?:我)?(?:这|这个|我的)(?:号码|电话|手机)?(?:上)?)?(?:打|来|拨)(?:我)?(?:的)?"
+            r"(?:" + _CALL_QUALIFIER + r")?(?:电话|号码|手机|过来|来了|了|啦|咯)",
             guarded=False,
         ),
-        _p(r"(?:以后|今后)?(?:别|不要|不用)再打", guarded=False),
+        _p(r"(?:以后|今后)?(?:别|不要|不用)再(?:给我|跟我)?打", guarded=False),
         _p(r"(?:别|不要|不用|甭|不许|不准)(?:再)?(?:打扰|骚扰|烦)(?:我)?", guarded=False),
         _p(r"骚扰(?:电话|我)?|拉黑|黑名单|退订|取消(?:订阅|随访|回访|这个服务)|烦不烦", guarded=False),
         _p(
@@ -51,8 +62,9 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
         _p(r"再打(?:我就)?(?:投诉|报警)", guarded=False),
         _p(r"\bstop (?:calling|ringing|phoning|contacting|bothering|harassing|texting)\b", guarded=False),
         _p(
-            r"\b(?:do not|never|please do not) (?:ever )?(?:call|ring|phone|contact|bother) (?:me |us |this number |here )?"
-            r"(?:again|anymore|any more|ever)\b",
+            r"\b(?:do not|never|please do not) (?:ever )?(?:call|ring|phone|contact|bother) (?:me |us |this number |here |"
+            r"this phone |my number |him |her )?(?:(?:on|at) (?:this|my) (?:number|phone) )?(?:(?:about|with) "
+            r"(?:this|these|that|those|such)(?: \w+){0,2} )?(?:again|anymore|any more|ever)\b",
             guarded=False,
         ),
         _p(
@@ -66,8 +78,8 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
         ),
         _p(
             r"\bunsubscribe\b|\bopt (?:me )?out\b|\bdo not call list\b|\bno more calls\b|\bleave me alone\b|"
-            r"\bnot interested\b|\bharass(?:ing|ment)?\b|\bdo not want (?:any )?(?:more )?(?:calls|these calls|"
-            r"to be called|to be contacted)\b|\bdo not want to (?:do|take part|participate)\b",
+            r"\bnot interested\b|\bharass(?:ing|ment)?\b|\bdo not want (?:any )?(?:more )?(?:of )?(?:these |this |such |your |"
+            r"those )?(?:kinds? of |sorts? of |types? of )?(?:calls?|phone calls?|to be called|to be contacted)\b|\bdo not want to (?:do|take part|participate)\b",
             guarded=False,
         ),
     ),
@@ -268,9 +280,10 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
     ),
     "unsure": (
         _p(
-            r"不知道|不清楚|不太清楚|不晓得|不记得|记不(?:得|清|住|太清|大清)|(?:我)?忘(?:了|记了)(?!吃|量|去|测|做|拿|带|买)|"
+            r"不知道|" + _NOT_DESCRIBED + r"(?:不太清楚|不清楚)|不晓得|不记得|记不(?:得|清|住|太清|大清)|"
+            r"(?:我)?" + _NOT_HABIT + r"忘(?:了|记了)(?!吃|量|去|测|做|拿|带|买)|"
             r"说不(?:好|清|准|上来)|不好说|不确定|不太确定|不一定|没(?:有)?注意|没留意|没(?:有)?(?:量|测|测量)(?:过)?|"
-            r"搞不(?:清|懂|明白)|弄不清|没数|心里没底|谁知道|难说|很难说|不太懂|想不起来|记性不好",
+            r"搞不(?:清|懂|明白)|弄不清|没数|心里没底|谁知道|难说|很难说|" + _NOT_DESCRIBED + r"不太懂|想不起来|记性不好",
             guarded=False,
         ),
         _p(

@@ -19,7 +19,7 @@ import re
 
 from dialog.nlu.family import _FAMILY_EN, _FAMILY_ZH
 from dialog.nlu.hedges import hedge_factor
-from dialog.nlu.lexscan import Lexicon, units
+from dialog.nlu.lexscan import Lexicon, Token, units
 from dialog.nlu.normalize import clauses
 from dialog.nlu.result import Parse
 
@@ -551,15 +551,48 @@ _SHORT_AUX = {
 }
 
 
-def _clause_polarity(clause: str) -> tuple[bool | None, int, bool]:
-    """(polarity or None, rank 0 content / 1 weak / 2 explicit, conflicting) of one clause."""
-    us = units(clause)
-    toks = _LEX.scan(us)
+# 有点/有些 before a negated word is a degree adverb, not presence: 有些不太清楚, 有点不清楚 describe (false),
+# and so does 不清楚 as a complement (讲得不太清楚); a bare 不太清楚 stays "I don't know".
+_DEGREE = {"有点", "有点儿", "有一点", "有些", "有一些"}
+_DESCRIBED = {"不清楚", "不太清楚", "不懂", "不太懂"}
+
+
+def _clause_tokens(clause: str) -> list[Token]:
+    toks = _LEX.scan(units(clause))
     for k, t in enumerate(toks):
         if t.text in _SHORT_AUX and any(
             (x.label != NOISE or x.text == "qqq") and x.text != "?" for x in toks[k + 1 :]
         ):
-            toks[k] = type(t)(t.text, NOISE, t.start, t.end)
+            toks[k] = Token(t.text, NOISE, t.start, t.end)
+        elif t.text in _DEGREE and k + 1 < len(toks) and (
+            toks[k + 1].label == NEG or toks[k + 1].text in _DESCRIBED
+        ):
+            toks[k] = Token(t.text, NOISE, t.start, t.end)
+            if toks[k + 1].text in _DESCRIBED:
+                n = toks[k + 1]
+                toks[k + 1] = Token(n.text, NEG, n.start, n.end)
+        elif t.text in _DESCRIBED and k and toks[k - 1].text in ("得", "的"):  # 讲得不太清楚: a complement
+            toks[k] = Token(t.text, NEG, t.start, t.end)
+    return toks
+
+
+def _bare(toks: list[Token], labels: set[str]) -> bool:
+    """Only ``labels`` and noise in the clause (and at least one of ``labels``): 没有, "no", 不是的, "yes"."""
+    seen = False
+    for t in toks:
+        if t.label in labels:
+            seen = True
+        elif t.label != NOISE and t.text != "?":
+            return False
+    return seen
+
+
+def _clause_polarity(clause: str) -> tuple[bool | None, int, bool]:
+    """(polarity or None, rank 0 content / 1 weak / 2 explicit, conflicting) of one clause."""
+    return _polarity_of(_clause_tokens(clause), clause)
+
+
+def _polarity_of(toks: list[Token], clause: str) -> tuple[bool | None, int, bool]:
     labels = [t.label for t in toks]
     content = [t for t in toks if t.label is None and t.text != "?"]
     has = set(labels)
@@ -593,7 +626,8 @@ def parse_yes_no(text: str, strict: bool = False) -> Parse | None:
     the reply also carries feedback, whose words say nothing about yes or no."""
     results: list[tuple[bool, int, bool]] = []  # (polarity, rank, aside)
     conflict = False
-    for cl in clauses(text):
+    lead_negation = False  # the reply opens with a bare 没有 / 不是 / "no"
+    for k, cl in enumerate(clauses(text)):
         c = cl.strip()
         is_question = c.endswith(("?", "吗"))
         if (is_question and (_EN_QUESTION.search(c) or _ZH_QUESTION.search(c.replace(" ", "")))) or (
@@ -608,18 +642,26 @@ def parse_yes_no(text: str, strict: bool = False) -> Parse | None:
         if m and c[m.end() :].strip() and c not in ("就是", "就是的"):
             aside = True
             c = c[m.end() :]
-        pol, rank, bad = _clause_polarity(c)
+        toks = _clause_tokens(c)
+        pol, rank, bad = _polarity_of(toks, c)
         conflict |= bad
         if pol is None:
             continue
         if strict and rank == 0:
             continue
+        if not results and k == 0 and pol is False and _bare(toks, {NEG}):
+            lead_negation = True
+        elif lead_negation and _bare(toks, {YES, WEAK, PRESENCE}):
+            lead_negation = False  # 没有，哦不对，有: a bare yes after the no corrects it
         results.append((pol, rank, aside))
     if not results:
         return None
     main_pool = [r for r in results if not r[2]] or results
     best_rank = max(r[1] for r in main_pool)
     main = [r for r in main_pool if r[1] == best_rank][-1]
+    if lead_negation:
+        # 没有，有时候忘了 / "No, I sometimes forget": the bare answer comes first, the rest qualifies it.
+        main = results[0]
     conf = {2: 0.95, 1: 0.8, 0: 0.7}[best_rank]
     if any(r[0] != main[0] and r[1] >= 1 for r in results):
         conf *= 0.8

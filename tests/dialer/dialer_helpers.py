@@ -336,14 +336,26 @@ async def hang_up(client: Any, call: Call, timeout: float = 5.0) -> None:
     call.sub.close()
 
 
-async def collect_reply(media: Any, *, first_timeout: float, gap: float = 1.5) -> tuple[bytes, list[float]]:
-    """Read inbound frames until ``gap`` seconds pass without one after the first arrived (the patient
-    side of a Local channel sends nothing while silent); returns the audio and arrival times."""
+async def collect_reply(media: Any, *, first_timeout: float, gap: float = 1.5, max_s: float = 20.0,
+                        quiet_rms: float = 100.0) -> tuple[bytes, list[float]]:
+    """Read inbound frames until the patient's reply is over: ``gap`` seconds without a frame (the
+    patient side of a Local channel sends nothing while silent) or, when frames keep coming (a bridge
+    with a recorder sends continuous audio), ``gap`` seconds of quiet frames after some speech.
+    Returns the audio up to that point and the frames' arrival times."""
     frames: list[bytes] = []
     arrivals: list[float] = []
+    quiet_needed = int(gap * 50)
+    quiet = 0
+    heard = False
+    deadline = time.monotonic() + max_s
     frame = await media.read(timeout=first_timeout)
-    while frame is not None:
+    while frame is not None and time.monotonic() < deadline:
         frames.append(frame)
         arrivals.append(time.monotonic())
+        loud = rms(pcm_to_array(frame)) >= quiet_rms
+        heard = heard or loud
+        quiet = 0 if loud else quiet + 1
+        if heard and quiet >= quiet_needed:
+            break
         frame = await media.read(timeout=gap)
     return b"".join(frames), arrivals

@@ -6,7 +6,7 @@ Answers that must be exact are given by keypad (deterministic); speech goes thro
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -254,6 +254,34 @@ class TestFamily:
         (cb,) = c.of(ScheduleCallback)
         assert cb.at is None
         assert c.hung_up.outcome == "callback_requested"
+
+    def test_relative_saying_the_patient_is_busy_is_the_family_case(self, call):
+        # Read as call-back-later without a time, but it is a relative answering: the flow's policy applies.
+        said = "我是他爱人，他现在在睡觉"
+        c = call("basic")
+        c.say(said)
+        assert c.question == "fever" and c.dm.respondent == "family"
+        c = call(self._policy("callback"))
+        c.say(said)
+        assert c.dm.state is Phase.FAMILY_TIME
+        c.say("明天上午十点吧")
+        assert c.of(ScheduleCallback)[0].at == datetime(2026, 11, 21, 10, 0)
+
+    def test_relative_naming_a_time_gets_that_callback(self, call):
+        c = call("basic")
+        c.say("我是他女儿，他不在家，明天下午三点再打吧")
+        (cb,) = c.of(ScheduleCallback)
+        assert cb.at == datetime(2026, 11, 21, 15, 0)
+        assert c.hung_up.outcome == "callback_requested"
+        assert not c.captures
+
+    def test_family_time_as_a_bare_day_is_scheduled_on_that_day(self, call):
+        c = call(self._policy("callback"))
+        c.say(ZH["family"])
+        c.say("下周一")
+        (cb,) = c.of(ScheduleCallback)
+        assert cb.at is not None and cb.at.date() == date(2026, 11, 23)
+        assert "11月23日" in c.spoken()
 
     def test_end_says_goodbye_without_asking_anything(self, call):
         c = call(self._policy("end"))
