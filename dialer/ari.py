@@ -24,10 +24,16 @@ channels (``GET /channels``) and compares them with the channels it has seen eve
 tracked channel that is gone it delivers a synthetic ``ChannelDestroyed`` (``cause`` 0,
 ``"reconciled": True``); for each one still alive whose state changed it delivers a synthetic
 ``ChannelStateChange``, and for one that entered our application meanwhile a synthetic ``StasisStart``
-(both ``"reconciled": True``). Subscribers also get ``{"type": "EventsDisconnected"}`` and
-``{"type": "EventsReconnected", "downtime_s": ...}`` (``"synthetic": True``): whatever else happened in
-between (DTMF, playback ends, bridge moves) is lost and a CallSession may want to re-check. A real
-``ChannelDestroyed`` arriving after a synthetic one for the same channel is dropped (no duplicates).
+(both ``"reconciled": True``). Subscribers also get ``{"type": "EventsDisconnected"}`` and, before the
+synthetic events, ``{"type": "EventsReconnected", "downtime_s": ...}`` (``"synthetic": True``): whatever
+else happened in between (DTMF, playback ends, bridge moves) is lost and a CallSession may want to
+re-check. A real ``ChannelDestroyed`` arriving after a synthetic one for the same channel is dropped.
+
+Measured on 22.10: a call answered *while* the websocket is down never reaches us — Asterisk logs
+"Stasis app '<app>' not active" and hangs it up; reconciliation then reports it destroyed (the
+OutcomeTracker says failed, ``reconciled``). A second websocket for the same application does not
+help: it replaces the first (``ApplicationReplaced``, logged as an error here) — so one application
+name per dialer process.
 
 The websocket sends pings (``ping_interval``) and closes itself when no pong arrives within
 ``ping_timeout``, so a half-dead TCP connection is detected in ~ping_interval + ping_timeout seconds.
@@ -452,9 +458,9 @@ class AriClient:
                     self.reconnects += 1
                     downtime = connected_at - (self.last_disconnect_at or connected_at)
                     log.info("ARI events: reconnected after %.2f s; reconciling", downtime)
-                    await self._reconcile()
                     self._broadcast({"type": EVENTS_RECONNECTED, "synthetic": True,
                                      "downtime_s": round(downtime, 3)})
+                    await self._reconcile()
                 ever_connected = True
                 self._connected.set()
                 async for raw in ws:
@@ -464,6 +470,9 @@ class AriClient:
                         log.warning("ARI events: not JSON: %.200r", raw)
                         continue
                     if isinstance(event, dict):
+                        if event.get("type") == "ApplicationReplaced":
+                            log.error("ARI events: another connection took over application %r: "
+                                      "its events no longer come here", self.app)
                         self._dispatch(event)
             except asyncio.CancelledError:
                 raise

@@ -9,8 +9,8 @@ Besides the template fields of ``flows.schema.TEMPLATE_FIELDS`` a message may us
 - ``{department}`` in ``complaint_ack`` / ``praise_ack`` / ``suggestion_ack`` (the escalation's department);
 - ``{answer}`` in ``confirm`` (the understood answer said back: 4分 / 好一些 / yes).
 
-``EXTRA_MESSAGES`` are two texts the manager needs that are not (yet) overridable keys of the flow format:
-what to say when a family member answers and the flow's identify step gives no text for it.
+``family_continue`` / ``family_end`` are said when a family member answers and the flow's identify step gives
+no text of its own for that case.
 """
 
 from __future__ import annotations
@@ -94,9 +94,6 @@ BUILTIN: dict[str, dict[str, str]] = {
         "zh": "您现在可能不方便说话，我们改天再联系您。打扰了，再见！",
         "en": "It seems this isn't a good time to talk. We'll be in touch another time. Goodbye!",
     },
-}
-
-EXTRA_MESSAGES: dict[str, dict[str, str]] = {
     # A family member answers and the flow lets them continue, but its identify step has no
     # family_continue_prompt.
     "family_continue": {
@@ -119,7 +116,7 @@ def template(key: str, lang: str, flow: Flow | None = None) -> str:
         override = flow.messages[key].get(lang)
         if override:
             return override
-    table = BUILTIN.get(key) or EXTRA_MESSAGES.get(key)
+    table = BUILTIN.get(key)
     if table is None:
         raise KeyError(f"unknown message key {key!r}; expected one of {', '.join(sorted(MESSAGE_KEYS))}")
     return table[lang] if lang in table else table["zh"]

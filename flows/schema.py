@@ -318,5 +318,7 @@ MESSAGE_KEYS: frozenset[str] = frozenset(
         "no_input",  # default no-input reprompt preface
         "no_match",  # default no-match reprompt preface
         "hangup_no_input",  # ending after the patient stayed silent too long
+        "family_continue",  # a family member answers for the patient (identify step gives no text)
+        "family_end",  # a family member answered and the flow ends the call
     }
 )

@@ -298,7 +298,7 @@ def render_flow_prompts(flow: Any, lang: str, synthesizer: Synthesizer, cache: P
     for key, text in spoken_texts(flow):
         items.append((key, text.get(lang), text.audio.get(lang)))
     if include_messages:
-        for key in sorted(set(dialog_messages.BUILTIN) | set(dialog_messages.EXTRA_MESSAGES)):
+        for key in sorted(dialog_messages.BUILTIN):
             items.append((f"msg.{key}", dialog_messages.template(key, lang, flow),
                           dialog_messages.audio(key, lang, flow)))
 

@@ -141,6 +141,7 @@ def test_events_drop_mid_call_reconnects_and_reconciles(asterisk: Asterisk, pati
                 await client.create_bridge(call.bridge_id)
                 # media straight to Asterisk: only the ARI connections go through the proxy
                 media = await open_websocket_media(client, call.media_id, media_base_url=asterisk.ari_url)
+                call.sub.add(call.media_id)
                 await client.add_channel(call.bridge_id, [call.call_id, call.media_id])
                 assert proxy.kill(refuse_for=3.0) >= 1
                 cut_at = time.monotonic()

@@ -209,7 +209,7 @@ class TestFamily:
         flow = load("basic", lambda d: step_data(d, "identify")["identify"].pop("family_continue_prompt"))
         c = call(flow)
         c.say(ZH["family"])
-        assert c.texts()[0] == "好的，那麻烦您帮张先生回答几个问题。"  # EXTRA_MESSAGES["family_continue"]
+        assert c.texts()[0] == "好的，那麻烦您帮张先生回答几个问题。"  # BUILTIN["family_continue"]
         assert c.question == "fever"
 
     def test_callback_asks_when_and_schedules_it(self, call):
