@@ -34,6 +34,7 @@ class Settings:
     hospital_phone: str = "0571-88888888"
     # An existing Asterisk's ARI (empty: the project's own, provisioned by deploy/asterisk.sh).
     ari_url: str = ""
+    ari_port: int = 8088  # the project's own Asterisk (deploy/asterisk.sh) listens on 127.0.0.1:<ari_port>
     ari_user: str = "followup"
     ari_password: str = "followup"
     ari_app: str = "followup"
@@ -53,6 +54,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'followup.db'}"
+
+    @property
+    def resolved_ari_url(self) -> str:
+        return self.ari_url or f"http://127.0.0.1:{self.ari_port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
