@@ -30,6 +30,7 @@ lint: setup
 
 bench: setup models
 	$(BIN)/python bench/nlu_bench.py
+	$(BIN)/python bench/asr_fixtures.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

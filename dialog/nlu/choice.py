@@ -17,33 +17,49 @@ Rules (docs/nlu.md):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from dialog.nlu.expectation import Expectation
-from dialog.nlu.lexscan import Lexicon, units
+from dialog.nlu.lexscan import Lexicon, _key, units
+from dialog.nlu.normalize import clauses, normalize
 from dialog.nlu.numbers import CN_DIGITS, EN_ORDINALS, EN_UNITS
 from dialog.nlu.result import Parse
 from dialog.nlu.scale import parse_scale
 
-_NEGATORS = {
-    "不是",
-    "不",
-    "没有",
-    "没",
-    "不要",
-    "别",
-    "除了",
-    "无",
-    "not",
-    "no",
-    "never",
-    "except",
-    "without",
-    "nor",
-}
-_SKIP = {"是", "有", "要", "选", "the", "a", "an", "any", "是选", "really"}
+# A choice word is negated by a negator just before it, possibly followed by light words (没有任何头晕, 没发现
+#红肿, "I don't have any dizziness", "no signs of redness"). 不过 (but) is not a negator. 除了 is "except".
+_NEG_BEFORE_ZH = re.compile(
+    r"(?:不是|没有|没|不(?!过)|无|未|不要|别|从没|从来没|从来不|并没|并不|也没有|也没|也不|都没有|都没|没什么|没啥)"
+    r"(?:任何|什么|啥|出现过|出现|发现|感觉到|感觉|看到|觉得|有|过|明显的|明显|太|怎么|再|是|要|选|发生|得|的|那么)*$"
+)
+_NEG_BEFORE_EN = re.compile(
+    r"\b(?:no|not|never|without|nor|neither|none|hardly|barely)\b(?: (?:any|have|has|had|get|got|getting|feel|felt|"
+    r"feeling|notice|noticed|see|seen|saw|experience|experienced|been|having|really|much|the|a|an|some|more|is|are|"
+    r"was|were|it|there|too|very|that|so|signs?|of|problems?|with|my|any more|qqq)){0,5}$"
+)
+_EXCEPT_BEFORE = re.compile(r"(?:除了|除开|除去|except|except for|apart from|other than|besides)$")
+# What joins the items of a list, so one negator covers them all: 没有头晕和头疼, "not red or swollen".
+_CONJ = re.compile(r"^(?:和|跟|与|或者是|或者|或是|或|还是|及|以及|and|or|nor|and no|or any|nor any|any|either|or even)?$")
+_DISJUNCTION = re.compile(r"(?:^|\s)(?:or|nor)(?:\s|$)|或")
+# A negation after the items: 头晕头疼都没有, 发红倒是没有.
+_NEG_AFTER = re.compile(
+    r"^(?:都|也|倒是|倒|好像|基本上|基本|从来|一直|现在|目前|暂时|还|是|就|全|全都|一点|一点也|一点都)*"
+    r"(?:没有|没|无|不明显|不太明显|没什么|没啥|都不是|不是)(?:过|出现过|出现|发生过|发生|了|呢|啊|吧|的|呀|哦|啦|没有)*$"
+)
+# A clause that only denies (没有, 都没有, "no", "none of those").
+_DENIAL = re.compile(
+    r"^(?:我|都|也|全|全都|基本上|基本|一个|一点|什么|啥|好像|倒是|这些|那些|这几个|这几样|其他|别的|其它|还|暂时|目前|"
+    r"现在|就|啊|哦|嗯|呢|了|吧|\s)*"
+    r"(?:没有|没|都没有|都不是|不是|没什么|没啥|一个都没有|一个也没有|无|no|nope|nah|none|nothing|neither|no no|"
+    r"none of them|none of those|none of these|none of the above|not really|not at all|no none)"
+    r"(?:过|了|呢|啊|吧|的|呀|哦|啦|没有|\s)*$"
+)
+# Words a choice meaning "none of these" is recognised by, besides the id "none".
+_NONE_WORDS = {"没有", "都没有", "都没", "一个都没有", "none", "nothing", "none of these", "none of them", "none of those",
+               "none of the above", "neither"}
 _ALL = re.compile(
     r"都有|全都有|全部都有|全部|都是|都选|每个都|全选|all of them|all of the above|all of those|all three|"
     r"all the above|everything|both"
@@ -68,7 +84,7 @@ def _lexicon(exp: Expectation) -> Lexicon:
     entries: dict[str, str] = {}
     for ch in exp.choices:
         for w in ch.words + (ch.id,):
-            w = w.strip().lower()
+            w = normalize(w).replace(",", " ").strip()  # the reply's spelling: won't → will not, 傷口 → 伤口
             if not w:
                 continue
             entries.setdefault(w, ch.id)
@@ -77,6 +93,24 @@ def _lexicon(exp: Expectation) -> Lexicon:
                 if w.endswith("s"):
                     entries.setdefault(w[:-1], ch.id)
     return Lexicon(entries)
+
+
+@lru_cache(maxsize=256)
+def _word_pattern(exp: Expectation) -> re.Pattern[str] | None:
+    words = sorted(_lexicon(exp).entries, key=len, reverse=True)
+    if not words:
+        return None
+    alts = [re.escape(w) if not w[0].isascii() else r"(?<![a-z])" + re.escape(w) + r"(?![a-z])" for w in words]
+    return re.compile("|".join(alts))
+
+
+def word_spans(text: str, exp: Expectation) -> list[tuple[int, int, str]]:
+    """(start, end, choice id) of every choice word in normalised ``text``, longest first at each position."""
+    rx = _word_pattern(exp)
+    if rx is None:
+        return []
+    lex = _lexicon(exp)
+    return [(m.start(), m.end(), lex.entries[m.group(0)]) for m in rx.finditer(text)]
 
 
 @lru_cache(maxsize=256)
@@ -124,32 +158,93 @@ def _bare_key(text: str) -> str | None:
     return None
 
 
-def _mentions(text: str, exp: Expectation) -> tuple[list[str], list[str]]:
-    """(ids mentioned, ids negated), in order of mention."""
-    us = units(text)
+@lru_cache(maxsize=256)
+def none_choice(exp: Expectation) -> str | None:
+    """The id of the choice that means "none of these" (id ``none``, or a word such as 都没有 / "none"), if any."""
+    for ch in exp.choices:
+        if ch.id.lower() == "none":
+            return ch.id
+    for ch in exp.choices:
+        if any(w.strip().lower() in _NONE_WORDS for w in ch.words):
+            return ch.id
+    return None
+
+
+@dataclass
+class Mentions:
+    """What a reply says about the choices: ids said and negated in order of mention, ids excepted (除了X),
+    and whether some clause only denies (没有 / "no")."""
+
+    said: list[str] = field(default_factory=list)
+    negated: list[str] = field(default_factory=list)
+    excepted: list[str] = field(default_factory=list)
+    denial: bool = False
+
+
+def _gap(us: list[str], start: int, end: int) -> str:
+    return _key(us[start:end]) if end > start else ""
+
+
+def _clause_mentions(clause: str, exp: Expectation, none_id: str | None, out: Mentions, carry: bool) -> bool:
+    """Read one clause into ``out``; returns whether it ends on a negated list (for "no X, Y or Z")."""
+    us = units(clause)
     toks = _lexicon(exp).scan(us)
-    said: list[str] = []
-    negated: list[str] = []
-    for i, t in enumerate(toks):
-        if t.label is None:
-            continue
-        j = i - 1
-        while j >= 0 and toks[j].text in _SKIP:
-            j -= 1
-        neg = j >= 0 and toks[j].label is None and toks[j].text in _NEGATORS
-        if not neg and j >= 1 and toks[j].label is None and toks[j - 1].label is None:
-            neg = toks[j - 1].text + toks[j].text in ("不是", "没有", "不要", "除了")
-        (negated if neg else said).append(t.label)
-    if not said and not negated:
+    ms = [t for t in toks if t.label is not None]
+    # Clause-level denial: the words outside real choices only deny (都没有, "no", "none of those").
+    real = [t for t in ms if t.label != none_id or not _DENIAL.match(t.text)]
+    rest = " ".join(t.text for t in toks if t not in real)
+    if not real:
+        out.denial |= bool(rest) and bool(_DENIAL.match(_key(units(rest))))
+        out.said.extend(t.label for t in ms)
+        return False
+    neg = [False] * len(real)
+    exc = [False] * len(real)
+    prev_end = 0
+    for k, t in enumerate(real):
+        gap = _gap(us, prev_end, t.start)
+        if k and real[k - 1].label == none_id and _DENIAL.match(real[k - 1].text):
+            gap = real[k - 1].text + gap
+        if _NEG_BEFORE_ZH.search(gap.replace(" ", "")) or _NEG_BEFORE_EN.search(gap):
+            neg[k] = True
+        elif _EXCEPT_BEFORE.search(gap.replace(" ", "") if not gap.isascii() else gap):
+            exc[k] = True
+        elif _CONJ.match(gap) and (k and neg[k - 1] or (k == 0 and carry and _DISJUNCTION.search(clause))):
+            neg[k] = True  # 没有头晕和头疼, "not red or swollen"; "no dizziness, headaches or palpitations"
+        prev_end = t.end
+    # A negation after the last items: 头晕头疼都没有, 发红倒是没有 (none-choice words like 都没有 count too).
+    tail = _gap(us, real[-1].end, len(us))
+    if _NEG_AFTER.match(tail.replace(" ", "")):
+        k = len(real) - 1
+        neg[k] = True
+        while k > 0 and _CONJ.match(_gap(us, real[k - 1].end, real[k].start)):
+            k -= 1
+            neg[k] = True
+    for t, n, e in zip(real, neg, exc, strict=True):
+        (out.negated if n else out.excepted if e else out.said).append(t.label)
+    for t in ms:
+        if t not in real:
+            out.said.append(t.label)
+    # Only items and the words joining them after a negation: "no dizziness, headaches or palpitations".
+    return neg[-1] and _gap(us, real[-1].end, len(us)) == ""
+
+
+def _mentions(text: str, exp: Expectation) -> Mentions:
+    """Every choice the reply mentions, read clause by clause (see the module docstring)."""
+    out = Mentions()
+    none_id = none_choice(exp)
+    carry = False
+    for cl in clauses(text):
+        carry = _clause_mentions(cl, exp, none_id, out, carry)
+    if not out.said and not out.negated and not out.excepted:
         words = _english_words(exp)
         if words:
-            for u in us:
+            for u in units(text):
                 if len(u) >= 5 and u.isalpha():
                     for w, cid in words:
                         if fuzz.ratio(u, w) >= 85:
-                            said.append(cid)
+                            out.said.append(cid)
                             break
-    return said, negated
+    return out
 
 
 @lru_cache(maxsize=256)
@@ -172,11 +267,15 @@ def parse_single_choice(text: str, exp: Expectation) -> Parse | None:
         if sc is not None:
             best = min(levels, key=lambda lv: abs(lv[1] - sc.value))
             return Parse(best[0], sc.confidence)
-    said, negated = _mentions(text, exp)
-    said = [s for s in said if s not in negated or said.count(s) > negated.count(s)]
+    m = _mentions(text, exp)
+    said = [s for s in m.said + m.excepted if s not in m.negated or m.said.count(s) > m.negated.count(s)]
     if said:
         distinct = list(dict.fromkeys(said))
         return Parse(said[-1], 0.95 if len(distinct) == 1 else 0.6)
+    return _by_key_or_position(text, exp)
+
+
+def _by_key_or_position(text: str, exp: Expectation) -> Parse | None:
     key = _bare_key(text)
     ids = [c.id for c in exp.choices]
     if key is not None:
@@ -193,19 +292,32 @@ def parse_single_choice(text: str, exp: Expectation) -> Parse | None:
 
 
 def parse_multi_choice(text: str, exp: Expectation) -> Parse | None:
-    """The ids of every chosen option, in the order of ``exp.choices``."""
-    said, negated = _mentions(text, exp)
+    """The ids of every chosen option, in the order of ``exp.choices``.
+
+    A reply that denies everything gives ``[none]`` when the question has a "none of these" choice, else ``[]``;
+    that choice is dropped as soon as a real one is chosen (别的没有，就是头晕 → [dizziness])."""
+    m = _mentions(text, exp)
+    none_id = none_choice(exp)
     ids = [c.id for c in exp.choices]
-    chosen = set(said) - (set(negated) - set(said))
-    if _ALL.search(text) and not negated and not said:  # 头晕乏力都有: "both" of those named
-        return Parse(ids, 0.85)
+    real_ids = [i for i in ids if i != none_id]
+    said = [i for i in m.said if i != none_id]
+    chosen = set(said) - (set(m.negated) - set(said))
+    if m.excepted:
+        if _ALL.search(text):  # 除了头晕别的都有
+            return Parse([i for i in real_ids if i not in m.excepted], 0.85)
+        chosen |= set(m.excepted)  # 除了头晕，别的都没有
+    elif _ALL.search(text) and not m.negated and not said and not m.denial:  # 头晕乏力都有: "both" of those named
+        return Parse(real_ids, 0.85)
     if chosen:
-        return Parse([i for i in ids if i in chosen], 0.95 if not negated else 0.85)
-    if _NONE.search(text.strip()):
-        return Parse([], 0.85)
-    if negated and not said:
-        return Parse([], 0.7)
-    one = parse_single_choice(text, exp)
+        return Parse([i for i in ids if i in chosen], 0.95 if not m.negated else 0.85)
+    deny = [none_id] if none_id is not None else []
+    if none_id is not None and none_id in m.said:
+        return Parse(deny, 0.95)
+    if _NONE.search(text.strip()) or m.denial:
+        return Parse(deny, 0.85)
+    if m.negated:
+        return Parse(deny, 0.7)
+    one = _by_key_or_position(text, exp)
     if one is not None:
         return Parse([one.value], one.confidence)
     return None

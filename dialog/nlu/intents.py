@@ -171,7 +171,7 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
     "complaint": (
         _p(
             r"投诉|举报|反(?:映|应)(?:一下|个|一个|点)?(?:问题|情况)|告(?:你们|他|她)|"
-            r"(?:态度|服务态度|脾气)(?:太|很|非常|特别|极|极其|真|比较|有点|挺|也|都|实在|相当|超|巨)?"
+            r"(?:态度|服务态度|脾气)(?:太|很|非常|特别|极|极其|真|比较|有点|挺|也|都|实在|相当|超|巨|真的|不是一般){0,2}"
             r"(?:差|不好|恶劣|冷漠|冷淡|生硬|粗暴|不行|不怎么样|有问题|凶|坏|差劲)|不负责(?:任)?|乱收费|"
             r"多收(?:了|我)?\S{0,4}(?:钱|费)|收费(?:太|很)?(?:贵|高|不合理|不透明|有问题)|乱开药|"
             r"没(?:有)?人(?:管|理|问|搭理|过来|处理)|不理(?:人|我|睬)|爱答不理|爱理不理|不耐烦|骂(?:人|我)|吼(?:我|人)|"
@@ -261,8 +261,8 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
     ),
     "repeat": (
         _p(
-            r"再说一(?:遍|次|下)|再讲一(?:遍|次|下)|重复一(?:遍|下|次)|再重复|(?:没|没有)听(?:清|清楚|见|到|懂|明白)|"
-            r"听不(?:清|清楚|见|到|懂|太清|大清|明白)|(?:你|您)(?:刚才|刚刚)?(?:说|讲)(?:的)?(?:是)?(?:什么|啥|哪个|嘛)|"
+            r"再说一(?:遍|次|下)|再讲一(?:遍|次|下)|重复一(?:遍|下|次)|再重复|(?:没|没有)听(?:清楚|清|见|到|懂|明白)|"
+            r"听不(?:清楚|太清楚|清|见|到|懂|太清|大清|明白)|(?:你|您)(?:刚才|刚刚)?(?:说|讲)(?:的)?(?:是)?(?:什么|啥|哪个|嘛)|"
             r"刚才(?:说|讲)(?:的)?(?:是)?(?:什么|啥)|说(?:什么|啥)(?:呢|来着)?\?|什么意思|啥意思|没明白|"
             r"不懂(?:你|您)(?:的意思|说的)|大(?:声|点)(?:一)?点|声音(?:太|有点)?小|慢(?:一)?点说|说慢(?:一)?点|请再说|"
             r"信号不好|(?:有)?(?:什么|哪些|哪几个)选项|(?:你|您)(?:们)?是(?:哪里|哪儿|哪位|谁|什么单位|哪个医院|干什么的)|你哪位|哪里打来的|"
@@ -375,6 +375,7 @@ class Hit:
     confidence: float
     spans: list[tuple[int, int]] = field(default_factory=list)
     weak: bool = True  # every match came from a weak pattern
+    weak_spans: set[tuple[int, int]] = field(default_factory=set)  # the spans a weak pattern matched
 
 
 def _negated(text: str, start: int) -> bool:
@@ -401,6 +402,8 @@ def detect(text: str) -> dict[str, Hit]:
                 h.confidence = max(h.confidence, pat.confidence)
                 h.spans.append((m.start(), m.end()))
                 h.weak = h.weak and pat.weak
+                if pat.weak:
+                    h.weak_spans.add((m.start(), m.end()))
     parts = _clauses_with_pos(text)
     for cl_start, cl in parts:
         core = cl.rstrip("?").strip()

@@ -203,6 +203,57 @@ def _has_more_than_intents(text: str, hits: dict[str, intents.Hit]) -> bool:
     return len(cjk) >= 3 or len(words) >= 2
 
 
+_CHOICE_TYPES = ("single_choice", "multi_choice")
+_NEVER_ABSORBED = ("opt_out", "wrong_person")
+
+
+def _absorb_choice_words(
+    exp: Expectation, text: str, hits: dict[str, intents.Hit], now: datetime
+) -> tuple[dict[str, intents.Hit], Parse | None]:
+    """A choice word of the current question is an answer even when it is also an intent phrase.
+
+    The flow lists 忘了 / "I forget" (a ``forgot`` choice), 不太清楚 (``unclear``), 没量过 (``never``), 等了很久
+    (a waiting time) as answers of this question, so when the reply is understood as that choice the intent
+    phrase that overlaps it is the answer and not unsure or a complaint. Overlapping unsure phrases and weak
+    grievances (等了一个多小时) are absorbed; any other intent only when its phrase lies inside the choice word,
+    so real complaint language (等了两个小时，太过分了) stays a complaint, reported with the value (its phrase
+    is not masked when the answer is parsed), and 听不清楚 stays a repeat. Opt-out and wrong person are never
+    absorbed. Returns the hits left and the answer parsed with the choice words unmasked (None when no
+    choice word overlaps an intent phrase)."""
+    spans = choice.word_spans(text, exp)
+    if not spans:
+        return hits, None
+    unmask: dict[str, list[tuple[tuple[int, int], set[str], bool]]] = {}
+    for intent, h in hits.items():
+        if intent in _NEVER_ABSORBED:
+            continue
+        for sp in h.spans:
+            ids = {cid for s, e, cid in spans if s < sp[1] and sp[0] < e}
+            if not ids:
+                continue
+            inside = any(s <= sp[0] and sp[1] <= e for s, e, _ in spans)
+            absorbable = inside or (intent == "unsure") or (intent == "complaint" and sp in h.weak_spans)
+            if absorbable or intent in FEEDBACK_INTENTS:  # feedback keeps its phrase but reports the value
+                unmask.setdefault(intent, []).append((sp, ids, absorbable))
+    if not unmask:
+        return hits, None
+    kept = {
+        i: intents.Hit(h.intent, h.confidence, [sp for sp in h.spans if sp not in {u[0] for u in unmask.get(i, [])}])
+        for i, h in hits.items()
+    }
+    answer = parse_answer(exp, text, {i: h for i, h in kept.items() if h.spans}, now)
+    if answer is None or not answer.ok:
+        return hits, None
+    chosen = set(answer.value) if isinstance(answer.value, list) else {answer.value}
+    out: dict[str, intents.Hit] = {}
+    for i, h in hits.items():
+        drop = {sp for sp, ids, absorbable in unmask.get(i, []) if absorbable and ids & chosen}
+        left = [sp for sp in h.spans if sp not in drop]
+        if left:
+            out[i] = intents.Hit(h.intent, h.confidence, left, h.weak, h.weak_spans - drop)
+    return out, answer
+
+
 def _free_text_value(raw: str) -> str:
     return to_simplified(raw.strip())
 
@@ -217,6 +268,9 @@ def understand(text: str, expectation: Expectation, now: datetime | None = None)
     hits = intents.detect(repaired)
     if "wrong_person" in hits and is_family_member(repaired, expectation.lang):
         del hits["wrong_person"]
+    choice_answer: Parse | None = None
+    if hits and expectation.type in _CHOICE_TYPES:
+        hits, choice_answer = _absorb_choice_words(expectation, repaired, hits, local_now(now))
     feedback = next((f for f in _FEEDBACK_ORDER if f in hits), None)
     for intent in _ACTION_ORDER:
         if intent in hits:
@@ -229,6 +283,8 @@ def understand(text: str, expectation: Expectation, now: datetime | None = None)
         answer: Parse | None = None
         if feedback or not ({"unsure", "repeat"} & set(hits)) or _has_more_than_intents(repaired, hits):
             answer = Parse(_free_text_value(raw), 0.9)
+    elif choice_answer is not None:
+        answer = choice_answer
     else:
         answer = parse_answer(expectation, repaired, hits, local_now(now))
     if feedback is not None:
