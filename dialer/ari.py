@@ -46,16 +46,31 @@ Every request has a total time limit (``timeout``). Non-2xx answers raise :class
 ``destroy_bridge`` ignore it by default); network failures and time-outs raise
 :class:`AriConnectionError`. Methods return ARI's JSON (dicts) as is.
 
-Typical call set-up (what a CallSession does; see ``dialer.media`` for the audio side)::
+Typical call (what a CallSession does; see ``dialer.media`` for the audio side). Ids are ours and new
+for every attempt (``call-<uuid>``, ``em-<uuid>``, ``br-<uuid>``): subscribe *before* originating::
 
-    sub = client.subscribe(call_id, f"patient-{n}")
-    await client.originate("Local/1001@patients", channel_id=call_id, other_channel_id=f"patient-{n}",
-                           app_args="outbound", timeout=30)
-    tracker = OutcomeTracker(call_id)            # dialer.outcome: fed with every event of ``sub``
-    ... until tracker.answered or tracker.final ...
-    await client.create_bridge(bridge_id)
-    media = await open_websocket_media(client, em_id, subscription=sub)   # dialer.media.websocket
-    await client.add_channel(bridge_id, [call_id, em_id])
+    sub = client.subscribe(call_id, bridge_id, em_id)
+    tracker = OutcomeTracker(call_id)                       # dialer.outcome
+    try:
+        await client.originate("Local/1001@patients", channel_id=call_id, app_args="outbound", timeout=30)
+    except (AriError, AriConnectionError) as exc:
+        tracker.originate_failed(str(exc))
+    while not (tracker.answered or tracker.final):
+        tracker.feed(await sub.get(timeout=40))             # > the originate timeout
+    if tracker.answered:
+        await client.create_bridge(bridge_id)
+        media = await open_websocket_media(client, em_id)   # dialer.media.websocket
+        await client.add_channel(bridge_id, [call_id, em_id])
+        await client.record(bridge_id, f"rec-{call_id}")    # optional: both parties, mixed
+        ... dialog: media.frames() → ASR, media.send_audio(prompt), media.flush() on barge-in;
+            keep feeding tracker with sub's events (ChannelDtmfReceived → Dtmf, destroyed → Hangup) ...
+        await media.close()
+        tracker.local_hangup(); await client.hangup(call_id)
+        await client.destroy_bridge(bridge_id)
+    result = tracker.result()                               # outcome, cause, ended_by, reconciled
+
+Measured on 22.10 (Local-channel patients, this machine): originate → StasisStart 2–5 ms (median, no
+ringing), answer → media bridged (bridge + ExternalMedia + connect + StasisStart + addChannel) 6–15 ms.
 """
 
 from __future__ import annotations
@@ -111,6 +126,13 @@ class AriNotFound(AriError):
 
 class AriConnectionError(Exception):
     """ARI could not be reached, or did not answer in time."""
+
+
+class SubscriptionClosed(Exception):
+    """The subscription (or its client) was closed while waiting for an event."""
+
+
+_CLOSED: Event = {"type": "__subscription_closed__"}
 
 
 @dataclass(frozen=True)
@@ -180,26 +202,38 @@ class EventSubscription:
             self._queue.put_nowait(event)
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Events waiting to be read."""
+        return max(0, self._queue.qsize() - (1 if self.closed else 0))  # minus the one end marker
+
+    async def _next(self) -> Event:
+        event = await self._queue.get()
+        if event is _CLOSED:
+            self._queue.put_nowait(_CLOSED)  # wake any other reader too
+            raise SubscriptionClosed("subscription closed")
+        return event
 
     async def get(self, timeout: float | None = None) -> Event:
-        """The next event; ``TimeoutError`` after ``timeout`` seconds (None: wait for ever)."""
-        if timeout is None:
-            return await self._queue.get()
+        """The next event; ``TimeoutError`` after ``timeout`` seconds (None: wait for ever);
+        ``SubscriptionClosed`` once closed and drained."""
         async with asyncio.timeout(timeout):
-            return await self._queue.get()
+            return await self._next()
 
     def get_nowait(self) -> Event | None:
+        """The next queued event, or None."""
         try:
-            return self._queue.get_nowait()
+            event = self._queue.get_nowait()
         except asyncio.QueueEmpty:
             return None
+        if event is _CLOSED:
+            self._queue.put_nowait(_CLOSED)
+            return None
+        return event
 
     async def wait_for(self, predicate: Callable[[Event], bool], timeout: float) -> Event:
         """Skip events until one satisfies ``predicate``; ``TimeoutError`` after ``timeout`` seconds."""
         async with asyncio.timeout(timeout):
             while True:
-                event = await self._queue.get()
+                event = await self._next()
                 if predicate(event):
                     return event
 
@@ -207,14 +241,17 @@ class EventSubscription:
         return self
 
     async def __anext__(self) -> Event:
-        if self.closed and self._queue.empty():
-            raise StopAsyncIteration
-        return await self._queue.get()
+        try:
+            return await self._next()
+        except SubscriptionClosed:
+            raise StopAsyncIteration from None
 
     def close(self) -> None:
-        """Stop receiving events (queued ones stay readable with get_nowait)."""
+        """Stop receiving events; events already queued can still be read, then readers get
+        ``SubscriptionClosed`` (``async for`` ends)."""
         if not self.closed:
             self.closed = True
+            self._queue.put_nowait(_CLOSED)
             self._client._unsubscribe(self)
 
     def __enter__(self) -> Self:
@@ -359,8 +396,10 @@ class AriClient:
         return sub
 
     def _reindex(self, sub: EventSubscription) -> None:
-        for subs in self._by_id.values():
-            subs.discard(sub)
+        for i in [i for i, subs in self._by_id.items() if sub in subs and i not in sub.ids]:
+            self._by_id[i].discard(sub)
+            if not self._by_id[i]:
+                del self._by_id[i]
         if sub.closed:
             return
         for i in sub.ids:
@@ -454,6 +493,7 @@ class AriClient:
             self._ws = ws
             connected_at = time.monotonic()
             try:
+                self._connected.set()
                 if ever_connected:
                     self.reconnects += 1
                     downtime = connected_at - (self.last_disconnect_at or connected_at)
@@ -462,7 +502,6 @@ class AriClient:
                                      "downtime_s": round(downtime, 3)})
                     await self._reconcile()
                 ever_connected = True
-                self._connected.set()
                 async for raw in ws:
                     try:
                         event = json.loads(raw)
@@ -498,11 +537,8 @@ class AriClient:
         """Synthesise the channel events missed while the websocket was down (see module docstring)."""
         if not self._channels:
             return
-        try:
-            live = {str(c["id"]): c for c in await self.list_channels()}
-        except (AriError, AriConnectionError) as exc:
-            log.warning("ARI events: reconciliation failed: %s", exc)
-            return
+        # A failure here raises: the caller drops this connection and reconciles on the next one.
+        live = {str(c["id"]): c for c in await self.list_channels()}
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         for cid, tracked in list(self._channels.items()):
             base = {"application": self.app, "timestamp": stamp, "reconciled": True, "synthetic": True}
@@ -690,8 +726,19 @@ class AriClient:
         ``connection_type=server``); the channel is answered (StasisStart) once we connect to
         ``/media/<connection_id>``. AudioSocket: ``transport="tcp", encapsulation="audiosocket",
         external_host="127.0.0.1:PORT", data=<uuid>`` (Asterisk connects to us).
-        Never send slin16 back over RTP (Asterisk drops it silently; see docs).
+        Never send slin16 back over RTP (Asterisk drops it silently; see docs). ``channel_id`` must not
+        belong to a live channel (ValueError): reusing one crashes Asterisk 22.10.1.
         """
+        # Asterisk 22.10.1 segfaults (the whole process, every call) when a websocket ExternalMedia
+        # channel is created with the id of a live channel (measured twice; see asyncari PR #22): refuse.
+        if channel_id in self._channels:
+            raise ValueError(f"channel id {channel_id!r} is in use: ExternalMedia needs a new one")
+        try:
+            await self.get_channel(channel_id)
+        except AriNotFound:
+            pass
+        else:
+            raise ValueError(f"channel id {channel_id!r} is in use: ExternalMedia needs a new one")
         if transport == "websocket":
             external_host = external_host or "INCOMING"
             connection_type = connection_type or ("server" if external_host == "INCOMING" else "client")

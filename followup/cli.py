@@ -112,6 +112,12 @@ def cmd_hear(args: argparse.Namespace) -> int:
     return asr_cli.cmd_hear(args)
 
 
+def cmd_call(args: argparse.Namespace) -> int:
+    from dialer import call
+
+    return call.main(args)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from models.db import upgrade
 
@@ -167,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--batch", metavar="FILE", help='JSON lines {"lang","expect","audio","now"}')
     h.add_argument("file", nargs="?")
     h.set_defaults(func=cmd_hear)
+
+    c = sub.add_parser("call", help="place one real call through Asterisk to a simulated patient")
+    from dialer.call import add_arguments as add_call_arguments
+
+    add_call_arguments(c)
+    c.set_defaults(func=cmd_call)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_cmd", required=True)

@@ -9,6 +9,13 @@ Unlike chan_websocket, Asterisk has no queue for what we send: each frame is pla
 ``send_audio`` paces itself at 20 ms per frame with only a few frames of lead (``max_lead_ms``), and
 ``flush()`` can only drop what we have not sent yet (at most that lead is already out).
 
+Between prompts we keep sending silence (``keepalive``, one frame per 20 ms), as AudioSocket expects a
+continuous stream. Seen once on 22.10.1 (in ~170 sequential calls that sent nothing on the socket and
+hung up right after bridging): ``DELETE /channels/<call>`` hung until our TCP connection closed — the
+stall reported as asterisk#2078; asterisk#2089 (res_audiosocket's header poll loop waiting for data)
+is a likely cause. Not seen with the keep-alive, but not reproducible on demand either, so: close the
+media (``close()``) before hanging up the call, and treat a hang-up time-out as "close media, retry".
+
 One ``AudioSocketServer`` listens for all calls; each call registers the UUID it passes as ``data`` to
 ExternalMedia and gets an ``AudioSocketMedia`` with the same interface as ``WebsocketMedia``::
 
@@ -62,9 +69,11 @@ class AudioSocketMedia(MediaTransport):
 
     def __init__(self, server: AudioSocketServer, connection_uuid: str, *, format: str = "slin16",
                  max_lead_ms: int = 60, connect_timeout: float = 5.0, send_timeout: float = 2.0,
-                 inbound_max_frames: int = 500) -> None:
+                 inbound_max_frames: int = 500, keepalive: bool = True) -> None:
         super().__init__(format=format, max_lead_ms=max_lead_ms, send_timeout=send_timeout,
                          inbound_max_frames=inbound_max_frames)
+        self.keepalive = keepalive
+        self._keepalive_task: asyncio.Task[None] | None = None
         self.server = server
         self.uuid = connection_uuid
         self.connect_timeout = connect_timeout
@@ -81,7 +90,25 @@ class AudioSocketMedia(MediaTransport):
         self._reader, self._writer = reader, writer
         self.stats.connected_at = time.monotonic()
         self._task = asyncio.create_task(self._read_loop(), name=f"audiosocket-{self.uuid}")
+        if self.keepalive:
+            self._keepalive_task = asyncio.create_task(self._send_silence(), name=f"audiosocket-ka-{self.uuid}")
         self._attached.set()
+
+    async def _send_silence(self) -> None:
+        """Keep one or two frames of silence ahead of play-out whenever no audio is being sent."""
+        silence = bytes(self.frame_bytes)
+        frame_s = self.frame_bytes / (2 * self.sample_rate)
+        try:
+            while not self.closed:
+                backlog = self._clock.backlog(time.monotonic())
+                if backlog > frame_s or self._send_lock.locked():
+                    await asyncio.sleep(max(backlog - frame_s, 0.005))
+                    continue
+                await self._write_checked(silence)
+                self._clock.add(frame_s, time.monotonic())
+                self.stats.silence_frames_sent += 1
+        except MediaClosed:
+            pass
 
     async def connect(self) -> dict[str, str]:
         """Wait until Asterisk has connected and sent our UUID; MediaClosed on timeout."""
@@ -154,6 +181,11 @@ class AudioSocketMedia(MediaTransport):
         """Close the TCP connection (Asterisk hangs up the media channel)."""
         self._mark_closed(self.close_reason or "closed")
         self.server._forget(self.uuid)
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # it ends one way or another
+                await self._keepalive_task
+            self._keepalive_task = None
         if self._writer is not None:
             self._writer.close()
             try:

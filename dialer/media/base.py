@@ -103,6 +103,7 @@ class MediaStats:
     frames_dropped: int = 0  # inbound frames dropped because nobody read them (queue full)
     flushes: int = 0
     xoff_count: int = 0
+    silence_frames_sent: int = 0  # AudioSocket keep-alive frames (not counted in bytes_sent)
 
 
 class MediaTransport:
@@ -170,13 +171,7 @@ class MediaTransport:
                     if self.closed:
                         raise MediaClosed(self.close_reason or "closed")
                     self._inbound_ready.clear()
-                    closed_wait = asyncio.ensure_future(self._closed_event.wait())
-                    ready_wait = asyncio.ensure_future(self._inbound_ready.wait())
-                    try:
-                        await asyncio.wait({closed_wait, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        closed_wait.cancel()
-                        ready_wait.cancel()
+                    await self._inbound_ready.wait()  # set by _deliver and by _mark_closed
         except TimeoutError:
             return None
         return self._inbound.popleft()

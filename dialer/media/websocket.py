@@ -11,9 +11,9 @@ What Asterisk 22.10's chan_websocket does with what we send (channels/chan_webso
   START_MEDIA_BUFFERING), so we only ever send whole frames (``send_audio`` pads or carries the tail);
 - frames wait in a queue that a 20 ms timer drains: Asterisk paces, we need not. The queue holds
   1000 frames (20 s); at 900 Asterisk sends ``MEDIA_XOFF``, below 800 ``MEDIA_XON``; a message
-  arriving at 1000 is dropped whole. The XOFF comes back too late to stop a burst (a 24 s burst was
-  all written before it arrived), so ``send_audio`` keeps its own lead (``max_lead_ms``, default 1 s,
-  capped at 19 s = 950 frames) and additionally waits while XOFF is in effect;
+  arriving at 1000 is dropped whole. The XOFF can come back too late to stop a burst, so
+  ``send_audio`` keeps its own lead (``max_lead_ms``, default 1 s, capped at 19 s = 950 frames) and
+  additionally waits while XOFF is in effect;
 - text commands (plain-text format, case-sensitive): ANSWER, HANGUP, START_MEDIA_BUFFERING,
   STOP_MEDIA_BUFFERING [id], MARK_MEDIA [id], FLUSH_MEDIA, REPORT_QUEUE_DRAINED, GET_STATUS,
   PAUSE_MEDIA, CONTINUE_MEDIA (and SET_MEDIA_DIRECTION in the 22.10 build); notifications: MEDIA_START,
@@ -95,8 +95,9 @@ class WebsocketMedia(MediaTransport):
     """One chan_websocket media connection (see module docstring)."""
 
     batch_frames = 5  # 100 ms per message: few writes, still fine-grained pacing
-    # Asterisk queues at most 1000 frames and its XOFF (at 900) comes back too late to stop a burst
-    # (measured: a 24 s burst was all written before the XOFF arrived): never lead by more than 950.
+    # Asterisk queues at most 1000 frames, and its XOFF (at 900) can come back too late to stop a burst
+    # (measured: without a yield between writes a 24 s burst was all written before the XOFF was read;
+    # with it, sending stopped at 920-950 frames): never lead by more than 950 frames.
     lead_cap_ms = 19_000
 
     def __init__(

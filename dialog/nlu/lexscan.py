@@ -28,7 +28,8 @@ def units(text: str) -> list[str]:
     return _UNIT.findall(text)
 
 
-def _key(us: list[str]) -> str:
+def join_units(us: list[str]) -> str:
+    """Units back to text: latin words and numbers separated by one space, Chinese characters joined."""
     out = []
     for i, u in enumerate(us):
         if (
@@ -51,7 +52,7 @@ class Lexicon:
             us = units(phrase.lower())
             if not us:
                 continue
-            self.entries[_key(us)] = label
+            self.entries[join_units(us)] = label
             self.maxlen = max(self.maxlen, len(us))
 
     def scan(self, us: list[str]) -> list[Token]:
@@ -60,7 +61,7 @@ class Lexicon:
         entries = self.entries
         while i < n:
             for L in range(min(self.maxlen, n - i), 0, -1):
-                k = _key(us[i : i + L])
+                k = join_units(us[i : i + L])
                 if k in entries:
                     out.append(Token(k, entries[k], i, i + L))
                     i += L

@@ -16,6 +16,8 @@ Priority when several things are said (what matters most for the dialog first):
 8. repeat (再说一遍, 什么?, "pardon");
 9. no_match — nothing usable, including numbers outside ``min/max`` (confidence 0.2) and empty input.
 ``feedback`` is set whenever a complaint/praise/suggestion was heard, whatever the intent.
+For a choice question, a choice word of that question that is also an intent phrase is an answer (忘了 for
+a ``forgot`` choice, 等了很久 for a waiting time): see ``_absorb_choice_words``.
 """
 
 from __future__ import annotations
@@ -207,23 +209,36 @@ _CHOICE_TYPES = ("single_choice", "multi_choice")
 _NEVER_ABSORBED = ("opt_out", "wrong_person")
 
 
+_PRONOUNS = re.compile(r"^(?:我|我也|也|都|就|还|i|i just|just|了|啊|呀)?$")
+
+
+def _only_the_choice_word(text: str, sp: tuple[int, int], spans: list[tuple[int, int, str]]) -> bool:
+    """The phrase is a choice word plus at most a pronoun (我忘了 for 忘了), not "no idea" for "no"."""
+    for s, e, _ in spans:
+        if sp[0] <= s and e <= sp[1]:
+            rest = (text[sp[0] : s] + text[e : sp[1]]).strip()
+            if _PRONOUNS.match(rest):
+                return True
+    return False
+
+
 def _absorb_choice_words(
     exp: Expectation, text: str, hits: dict[str, intents.Hit], now: datetime
 ) -> tuple[dict[str, intents.Hit], Parse | None]:
     """A choice word of the current question is an answer even when it is also an intent phrase.
 
     The flow lists 忘了 / "I forget" (a ``forgot`` choice), 不太清楚 (``unclear``), 没量过 (``never``), 等了很久
-    (a waiting time) as answers of this question, so when the reply is understood as that choice the intent
-    phrase that overlaps it is the answer and not unsure or a complaint. Overlapping unsure phrases and weak
-    grievances (等了一个多小时) are absorbed; any other intent only when its phrase lies inside the choice word,
-    so real complaint language (等了两个小时，太过分了) stays a complaint, reported with the value (its phrase
-    is not masked when the answer is parsed), and 听不清楚 stays a repeat. Opt-out and wrong person are never
-    absorbed. Returns the hits left and the answer parsed with the choice words unmasked (None when no
-    choice word overlaps an intent phrase)."""
+    (a waiting time) as answers of this question, so when the reply is understood as that choice, the intent
+    phrase made of that word is the answer, not unsure or a complaint. Absorbed: any intent phrase that lies
+    inside a choice word; an unsure phrase that is a choice word plus at most a pronoun (我忘了; not "no idea"
+    for a choice "no"); a weak grievance overlapping a choice word (等了一个多小时 for 一个多小时). Real
+    complaint language stays a complaint, reported with the value (等了两个小时，太过分了 → complaint,
+    over_one_hour); 听不清楚 stays a repeat; opt-out and wrong person are never absorbed. Returns the hits left
+    and, when every candidate phrase was absorbed, the answer (else None: the caller parses again)."""
     spans = choice.word_spans(text, exp)
     if not spans:
         return hits, None
-    unmask: dict[str, list[tuple[tuple[int, int], set[str], bool]]] = {}
+    unmask: dict[str, list[tuple[tuple[int, int], set[str]]]] = {}
     for intent, h in hits.items():
         if intent in _NEVER_ABSORBED:
             continue
@@ -232,13 +247,18 @@ def _absorb_choice_words(
             if not ids:
                 continue
             inside = any(s <= sp[0] and sp[1] <= e for s, e, _ in spans)
-            absorbable = inside or (intent == "unsure") or (intent == "complaint" and sp in h.weak_spans)
-            if absorbable or intent in FEEDBACK_INTENTS:  # feedback keeps its phrase but reports the value
-                unmask.setdefault(intent, []).append((sp, ids, absorbable))
+            if (
+                inside
+                or (intent == "complaint" and sp in h.weak_spans)
+                or (intent == "unsure" and _only_the_choice_word(text, sp, spans))
+            ):
+                unmask.setdefault(intent, []).append((sp, ids))
     if not unmask:
         return hits, None
     kept = {
-        i: intents.Hit(h.intent, h.confidence, [sp for sp in h.spans if sp not in {u[0] for u in unmask.get(i, [])}])
+        i: intents.Hit(
+            h.intent, h.confidence, [sp for sp in h.spans if sp not in {u[0] for u in unmask.get(i, [])}]
+        )
         for i, h in hits.items()
     }
     answer = parse_answer(exp, text, {i: h for i, h in kept.items() if h.spans}, now)
@@ -246,12 +266,15 @@ def _absorb_choice_words(
         return hits, None
     chosen = set(answer.value) if isinstance(answer.value, list) else {answer.value}
     out: dict[str, intents.Hit] = {}
+    all_dropped = True
     for i, h in hits.items():
-        drop = {sp for sp, ids, absorbable in unmask.get(i, []) if absorbable and ids & chosen}
+        drop = {sp for sp, ids in unmask.get(i, []) if ids & chosen}
+        all_dropped &= len(drop) == len(unmask.get(i, []))
         left = [sp for sp in h.spans if sp not in drop]
         if left:
             out[i] = intents.Hit(h.intent, h.confidence, left, h.weak, h.weak_spans - drop)
-    return out, answer
+    # When a phrase stays an intent it must stay masked too: the caller parses again.
+    return out, answer if all_dropped else None
 
 
 def _free_text_value(raw: str) -> str:

@@ -10,6 +10,12 @@ The parser does not know the question, so it reports the polarity of what was sa
   bare content (好多了, 吃了, "much better"); the main clause is the last one of the best rank, ignoring
   asides opened by 就是/只是/不过/但是/but/just when another clause has a polarity.
   好多了，伤口不疼了 → false (不疼了 is explicit); 没有，就是有点累 → false; 是的，还有点疼 → true;
+- a reply that opens with a bare negation (没有 / 不是 / "no" as a clause of its own) keeps it whatever
+  qualifies it after (没有，有时候忘了 → false; "No, I sometimes forget" → false), unless a bare yes takes
+  it back (没有，哦不对，有 → true); 有点/有些 before a negated word is a degree adverb (有些不太清楚 →
+  false), and 不清楚 as a complement describes (讲得不太清楚 → false) while a bare 不太清楚 is "I don't know";
+- a degree negation (不太明显, 不是很疼) is a weak no: 有一点点，不太明显 → true, 不是很疼了 → false;
+- a negated lapse is compliance (一顿都没落下, 从来没漏过, "I haven't missed a single dose" → true);
 - "yes no" in one clause → no answer; confidence drops when clauses disagree or the reply is hedged.
 """
 
@@ -519,6 +525,18 @@ _LEX = Lexicon({**_ZH, **_EN})
 _DOUBLE_NEG = re.compile(
     r"(?:不是|并不是|也不是)(?:没有|没|不(?!是|对))|没有不(?!舒服|适|对劲|正常|得劲|好受|太舒服)|(?:不会|不能|不得|不可能)不|非.{1,4}不可"
 )
+# A negated lapse is compliance: 一顿都没落下, 从来没漏过, 没忘, "I haven't missed a single dose", "never
+# skipped one" are yes to 按时吃了吗 / "have you been taking them" (the library asks compliance positively).
+_LAPSE_NEG_ZH = re.compile(
+    r"(?:没|没有|从没|从来没有?|从不|不会|一(?:次|顿|天|回|顿饭|片)?(?:都|也)没(?:有)?)"
+    r"(?:落下|落过|落|漏掉|漏过|漏|断过|断|间断过?|少吃过?|忘记过?|忘掉过?|忘过|忘|耽误过?|停过)"
+)
+_LAPSE_NEG_EN = re.compile(
+    r"\b(?:not|never)\s+(?:once\s+|even\s+|ever\s+|really\s+)?(?:missed|miss|skipped|skip|forgot|forget|"
+    r"forgotten|stopped)\b"
+)
+# A degree negation says how much, not whether: 有一点点，不太明显 → true; alone it is a weak no (不是很疼了).
+_DEGREE_NEG = re.compile(r"不太|不怎么|不是很|不是太|不大|没那么|没怎么|没太")
 _ZH_QUESTION = re.compile(
     r"(?<![不没])([^不没])不\1|(?<![不没])([^不没])没\2|吗\??$|什么\?|啥\?|哪\S*\?|谁\?|怎么\S*\?|几\S*\?|多少\S*\?"
 )
@@ -564,8 +582,10 @@ def _clause_tokens(clause: str) -> list[Token]:
             (x.label != NOISE or x.text == "qqq") and x.text != "?" for x in toks[k + 1 :]
         ):
             toks[k] = Token(t.text, NOISE, t.start, t.end)
-        elif t.text in _DEGREE and k + 1 < len(toks) and (
-            toks[k + 1].label == NEG or toks[k + 1].text in _DESCRIBED
+        elif (
+            t.text in _DEGREE
+            and k + 1 < len(toks)
+            and (toks[k + 1].label == NEG or toks[k + 1].text in _DESCRIBED)
         ):
             toks[k] = Token(t.text, NOISE, t.start, t.end)
             if toks[k + 1].text in _DESCRIBED:
@@ -605,6 +625,11 @@ def _polarity_of(toks: list[Token], clause: str) -> tuple[bool | None, int, bool
             return None, 2, True  # "yes no"
         if _DOUBLE_NEG.search(clause.replace(" ", "")):
             return True, 2, False
+        if _LAPSE_NEG_ZH.search(clause.replace(" ", "")) or _LAPSE_NEG_EN.search(clause):
+            return True, 2, False
+        negators = sum(t.label == NEG for t in toks)
+        if negators == 1 and _DEGREE_NEG.search(clause.replace(" ", "")):
+            return False, 1, False  # 不太明显, 不是很疼: how much, not whether — a presence said with it wins
         return False, 2, False
     if YES in has or PRESENCE in has:
         return True, 2, False

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from dialer_helpers import arun
 
-from dialer.ari import AriClient, AriConnectionError, AriError, AriNotFound, event_ids
+from dialer.ari import AriClient, AriConnectionError, AriError, AriNotFound, SubscriptionClosed, event_ids
 
 Handler = Any
 
@@ -57,6 +57,10 @@ def test_originate_request_shape() -> None:
 
 def test_external_media_websocket_defaults() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the "is this id free?" check
+            if request.url.path.endswith("/call-1"):
+                return httpx.Response(200, json={"id": "call-1", "state": "Up"})
+            return httpx.Response(404, json={"message": "Channel not found"})
         q = request.url.params
         assert (q["external_host"], q["connection_type"], q["transport"], q["encapsulation"], q["format"]) == (
             "INCOMING", "server", "websocket", "none", "slin16")
@@ -69,6 +73,11 @@ def test_external_media_websocket_defaults() -> None:
         assert (em.id, em.connection_id, em.optimal_frame_size) == ("em-1", "abc", 640)
         with pytest.raises(ValueError, match="external_host"):
             await client.external_media("em-2", transport="tcp", encapsulation="audiosocket")
+        # reusing a live channel's id would crash Asterisk 22.10.1: refused, locally or after asking
+        with pytest.raises(ValueError, match="in use"):
+            await client.external_media("em-1")
+        with pytest.raises(ValueError, match="in use"):
+            await client.external_media("call-1")
         await client._http.aclose()
 
     arun(main())
@@ -205,5 +214,32 @@ def test_reconcile_synthesises_missed_channel_events() -> None:
         # reconciling again with nothing changed says nothing
         await client._reconcile()
         assert sub.pending() == 0
+
+    arun(main())
+
+
+def test_closing_a_subscription_wakes_its_readers() -> None:
+    async def main() -> None:
+        client = AriClient("http://x", "u", "p", "app")
+        sub = client.subscribe("call-1")
+        client._dispatch(ev("StasisStart", "call-1"))
+        waiting = asyncio.create_task(sub.get())
+        assert (await waiting)["type"] == "StasisStart"
+        reader = asyncio.create_task(sub.get(timeout=5))
+        iterated: list[str] = []
+
+        async def iterate() -> None:
+            async for event in sub:
+                iterated.append(event["type"])
+
+        iterating = asyncio.create_task(iterate())
+        await asyncio.sleep(0.05)
+        sub.close()
+        with pytest.raises(SubscriptionClosed):
+            await asyncio.wait_for(reader, 1)
+        await asyncio.wait_for(iterating, 1)  # the async for ended
+        assert iterated == [] and sub.pending() == 0 and sub.get_nowait() is None
+        client._dispatch(ev("StasisEnd", "call-1"))
+        assert sub.pending() == 0 and not client._by_id
 
     arun(main())

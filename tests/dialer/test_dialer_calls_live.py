@@ -119,8 +119,8 @@ def test_patient_dtmf_arrives_as_events(asterisk: Asterisk, patients: Patients) 
             assert "".join(digits) == "12#5"
             await asyncio.sleep(0.3)
             assert "".join(media.dtmf_digits) == "12#5"
+            await media.close()  # media first (AudioSocket: see dialer.media.audiosocket)
             await hang_up(client, call)
-            await media.close()
 
     arun(main(), timeout=30)
 

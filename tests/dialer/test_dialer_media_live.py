@@ -69,13 +69,13 @@ def test_prompt_and_reply_round_trip(asterisk: Asterisk, patients: Patients, kin
             assert media.stats.first_audio_sent_at is not None
             # The patient waits for our prompt to end (1 s of silence), then plays its reply.
             audio, arrivals = await collect_reply(media, first_timeout=10)
+            await media.close()  # media first (AudioSocket: see dialer.media.audiosocket)
             await hang_up(client, call)
-            await media.close()
             await patients.wait_recording_done(call.call_id)
 
             received = to_8k(pcm_to_array(audio), 16000)
             corr, lag = best_alignment(received, reply_8k)
-            assert corr >= 0.95, f"reply correlation {corr:.3f}"
+            assert corr >= 0.99, f"reply correlation {corr:.3f}"  # measured 0.9999
             aligned = received[max(lag, 0):max(lag, 0) + len(reply_8k)]
             ratio_db = 20 * np.log10(rms(aligned) / rms(reply_8k))
             assert abs(ratio_db) < 3, f"reply level changed by {ratio_db:.1f} dB"
@@ -114,8 +114,8 @@ def test_flush_stops_queued_prompt(asterisk: Asterisk, patients: Patients, kind:
                 assert sent < 1.0 * 32000  # AudioSocket: we pace, so the rest was never sent
             assert media.stats.flushes == 1 and media.queued_ms == 0
             await asyncio.sleep(1.0)  # anything left would be playing now
+            await media.close()  # media first (AudioSocket: see dialer.media.audiosocket)
             await hang_up(client, call)
-            await media.close()
             await patients.wait_recording_done(call.call_id)
             heard, rate = read_wav(patients.recording(call.call_id, "heard"))
             played = tone_seconds(heard, rate)
@@ -143,7 +143,8 @@ def test_websocket_flow_control_xoff_xon(asterisk: Asterisk, patients: Patients)
                     await asyncio.sleep(0.02)
             await asyncio.sleep(0.5)
             held = media.stats.bytes_sent // media.frame_bytes
-            assert held == 950 and not sending.done()  # stopped at the cap, short of Asterisk's limit
+            # stopped by the XOFF (at >= 900 queued) or at the 950-frame cap, short of Asterisk's 1000
+            assert 900 <= held <= 950 and not sending.done(), held
             status = await media.status()
             assert status["queue_full"] == "true" and status["media_paused"] == "true"
             assert int(status["queue_length"]) == held  # nothing was dropped
@@ -155,8 +156,8 @@ def test_websocket_flow_control_xoff_xon(asterisk: Asterisk, patients: Patients)
             await media.flush()
             await asyncio.wait_for(sending, 5)
             assert (await media.status())["queue_length"] == "0"
+            await media.close()  # media first (AudioSocket: see dialer.media.audiosocket)
             await hang_up(client, call)
-            await media.close()
 
     arun(main(), timeout=45)
 
@@ -184,8 +185,8 @@ def test_websocket_marks_report_play_out(asterisk: Asterisk, patients: Patients)
             second = await media.mark()
             await media.flush()
             assert await media.wait_mark(second, timeout=1) is False
+            await media.close()  # media first (AudioSocket: see dialer.media.audiosocket)
             await hang_up(client, call)
-            await media.close()
 
     arun(main(), timeout=30)
 
@@ -209,8 +210,8 @@ def test_bridge_recording_has_both_parties(asterisk: Asterisk, patients: Patient
             await collect_reply(media, first_timeout=10)
             await client.stop_recording(name)
             await call.sub.wait_for(lambda e: e.get("type") == "RecordingFinished", 5)
+            await media.close()  # media first (AudioSocket: see dialer.media.audiosocket)
             await hang_up(client, call)
-            await media.close()
             stored = await client.get_stored_recording(name)
             assert stored["format"] == "wav"
             path = recordings / f"{name}.wav"

@@ -294,7 +294,7 @@ def test_audiosocket_framing() -> None:
 def test_audiosocket_server_session() -> None:
     async def main() -> None:
         async with AudioSocketServer("127.0.0.1", 0) as server:
-            media = server.expect()
+            media = server.expect(keepalive=False)
             connecting = asyncio.create_task(media.connect())
             reader, writer = await fake_asterisk(server.port, media.uuid)
             assert (await asyncio.wait_for(connecting, 2))["uuid"] == media.uuid
@@ -316,6 +316,30 @@ def test_audiosocket_server_session() -> None:
             writer.write(encode(KIND_HANGUP))
             await writer.drain()
             assert await media.wait_closed(2) and "hang-up" in media.close_reason
+            writer.close()
+
+    arun(main())
+
+
+def test_audiosocket_keepalive_fills_gaps_with_silence() -> None:
+    async def main() -> None:
+        async with AudioSocketServer("127.0.0.1", 0) as server:
+            media = server.expect()
+            connecting = asyncio.create_task(media.connect())
+            reader, writer = await fake_asterisk(server.port, media.uuid)
+            await asyncio.wait_for(connecting, 2)
+            idle = [await asyncio.wait_for(read_message(reader), 2) for _ in range(5)]
+            assert idle == [(0x12, bytes(640))] * 5  # silence while we have nothing to say
+            await media.send_audio(b"\x01" * (5 * 640))
+            got = []
+            async with asyncio.timeout(3):
+                while len([p for _, p in got if p != bytes(640)]) < 5:
+                    got.append(await read_message(reader))
+            payloads = [p for _, p in got]
+            first = next(i for i, p in enumerate(payloads) if p != bytes(640))
+            assert payloads[first:] == [b"\x01" * 640] * 5  # the prompt goes out in one piece
+            assert media.stats.bytes_sent == 5 * 640 and media.stats.silence_frames_sent >= 5
+            await media.close()
             writer.close()
 
     arun(main())

@@ -43,6 +43,16 @@ from dialog.nlu.normalize import normalize
         ("don't call me again", "opt_out"),
         ("remove me from your list", "opt_out"),
         ("stop calling", "opt_out"),
+        ("以后别给我打这种电话了", "opt_out"),
+        ("别再给我打这类电话", "opt_out"),
+        ("不要再打这个号码了", "opt_out"),
+        ("以后别往这个号码打电话了", "opt_out"),
+        ("别打什么电话了", "opt_out"),
+        ("I don't want these kinds of calls", "opt_out"),
+        ("don't call me about this again", "opt_out"),
+        ("护士态度也太差了", "complaint"),
+        ("你们别来电话了", "opt_out"),
+        ("别再打过来了", "opt_out"),
         ("再说一遍", "repeat"),
         ("没听清", "repeat"),
         ("什么?", "repeat"),
@@ -74,6 +84,14 @@ def test_detects(text: str, intent: str) -> None:
         ("不知道你在说什么", "unsure"),
         ("特别感谢李医生", "complaint"),
         ("I talked to the doctor", "request_human"),
+        ("讲得有点不清楚", "unsure"),
+        ("有些不太清楚", "unsure"),
+        ("有时候忘了", "unsure"),
+        ("偶尔忘了", "unsure"),
+        ("我打过这个电话", "opt_out"),
+        ("医生说不用再打针了", "opt_out"),
+        ("不用再打胰岛素了", "opt_out"),
+        ("医生说不用来了", "opt_out"),
     ],
 )
 def test_does_not_detect(text: str, intent: str) -> None:
@@ -85,3 +103,14 @@ def test_weak_grievance_with_an_improvement_is_a_suggestion() -> None:
     assert "suggestion" in hits and "complaint" not in hits
     hits = detect(normalize("护士态度太差了，希望改进"))
     assert "complaint" in hits
+
+
+def test_hearing_trouble_is_repeat_not_unsure() -> None:
+    hits = detect(normalize("听不清楚"))
+    assert "repeat" in hits and "unsure" not in hits
+
+
+def test_weak_spans_are_reported() -> None:
+    hits = detect(normalize("等了一个多小时，护士态度也太差了"))
+    h = hits["complaint"]
+    assert len(h.spans) == 2 and len(h.weak_spans) == 1 and not h.weak

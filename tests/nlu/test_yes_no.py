@@ -41,6 +41,26 @@ from dialog.nlu.yes_no import parse_yes_no
         ("No, I'm fine.", False),
         ("It doesn't hurt anymore", False),
         ("I don't know, maybe yes", True),
+        # A bare no first, then what qualifies it: the no stands.
+        ("没有，有时候忘了", False),
+        ("不是，偶尔会忘", False),
+        ("No, I sometimes forget", False),
+        ("no, only now and then", False),
+        # ... unless a bare yes corrects it.
+        ("没有，哦不对，有", True),
+        ("no, I mean yes", True),
+        # 有点/有些 before a negated word is a degree adverb; 不清楚 as a complement describes.
+        ("有些不太清楚", False),
+        ("有点不清楚", False),
+        ("讲得不太清楚", False),
+        ("有点不舒服", True),
+        # A negated lapse is compliance; a degree negation is a weak no.
+        ("一直按时吃的，一顿都没落下", True),
+        ("从来没漏过", True),
+        ("I haven't missed a single dose", True),
+        ("No, I forgot to take them", False),
+        ("有一点点，不太明显", True),
+        ("不是很疼了", False),
     ],
 )
 def test_polarity(text: str, want: bool) -> None:
@@ -49,7 +69,7 @@ def test_polarity(text: str, want: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["是不是啊?", "有没有啊", "yes no", "不知道", "谢谢", "我是他女儿", "Is it?", ""]
+    "text", ["是不是啊?", "有没有啊", "yes no", "不知道", "不太清楚", "谢谢", "我是他女儿", "Is it?", ""]
 )
 def test_no_polarity(text: str) -> None:
     assert parse_yes_no(normalize(text)) is None
