@@ -84,3 +84,13 @@ def from_paths(info: dict[str, Any]) -> LocalAsterisk:
         dirs={name: Path(d["host"]) for name, d in info.get("dirs", {}).items()},
         pid_file=Path(info["pid_file"]) if info.get("pid_file") else None,
     )
+
+
+def is_running() -> bool:
+    """Whether the project's Asterisk runs and answers ARI (``deploy/asterisk.sh status``)."""
+    return _run("status", timeout=30).returncode == 0
+
+
+def stop() -> None:
+    """Stop the project's Asterisk (``deploy/asterisk.sh stop``)."""
+    _run("stop", timeout=60)

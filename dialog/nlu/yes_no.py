@@ -575,6 +575,10 @@ _DEGREE = {"有点", "有点儿", "有一点", "有些", "有一些"}
 _DESCRIBED = {"不清楚", "不太清楚", "不懂", "不太懂"}
 
 
+_QUANTITY = re.compile(r"[0-9零〇一二两三四五六七八九十百千点.]+(度|分|个|次|岁|斤|公斤|毫摩尔|毫米汞柱|mmol)?[吧啊呀]?")
+_HABITUAL = re.compile(r"(每天|天天|一直|经常|偶尔|有时|还会|还是|总是|老是|按时|按点|坚持|都在|在吃|在用|在做|在打|在量|every ?day|daily|always|regularly)")
+
+
 def _clause_tokens(clause: str) -> list[Token]:
     toks = _LEX.scan(units(clause))
     for k, t in enumerate(toks):
@@ -642,6 +646,14 @@ def _polarity_of(toks: list[Token], clause: str) -> tuple[bool | None, int, bool
             return None, 0, False
         if any(t.text in ("了", "过", "着") for t in toks):
             return True, 1, False
+        # Mandarin answers a yes/no question by echoing its verb (清楚吗 → 清楚; 吃药了吗 → 都按时吃了), so bare
+        # Chinese content is a weak yes. Bare English content ("banana") or a bare quantity (三十九度) says
+        # nothing about yes or no.
+        joined = clause.replace(" ", "")
+        if _HABITUAL.search(joined):
+            return True, 0, False
+        if not any("\u4e00" <= ch <= "\u9fff" for ch in joined) or _QUANTITY.fullmatch(joined):
+            return None, 0, False
         return True, 0, False
     return None, 0, False
 
@@ -687,7 +699,7 @@ def parse_yes_no(text: str, strict: bool = False) -> Parse | None:
     if lead_negation:
         # 没有，有时候忘了 / "No, I sometimes forget": the bare answer comes first, the rest qualifies it.
         main = results[0]
-    conf = {2: 0.95, 1: 0.8, 0: 0.7}[best_rank]
+    conf = {2: 0.95, 1: 0.8, 0: 0.6}[best_rank]
     if any(r[0] != main[0] and r[1] >= 1 for r in results):
         conf *= 0.8
     if conflict:

@@ -160,6 +160,10 @@ def speech_seconds(x: np.ndarray, rate: int, min_rms: float = 300.0) -> float:
 
 # ------------------------------------------------------------------------------- simulated patients
 
+# Ids of the test calls that may have been answered (their MixMonitor files are removed after the test).
+CALLS: list[str] = []
+
+
 @dataclass
 class Patients:
     """Writes simulated-patient scripts and reply audio into the Asterisk root (docs/asterisk.md)."""
@@ -201,6 +205,15 @@ class Patients:
         self.created.extend(self.recordings.glob(f"{call_id}*"))
 
     def cleanup(self) -> None:
+        """Remove what the test wrote and the recordings of its calls (waiting briefly for MixMonitor
+        to close them)."""
+        deadline = time.monotonic() + 3
+        for call_id in CALLS:
+            if (self.recordings / f"{call_id}.wav").exists():
+                while not (self.recordings / f"{call_id}.done").exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            self.created.extend(self.recordings.glob(f"{call_id}.*"))
+        CALLS.clear()
         for path in self.created:
             path.unlink(missing_ok=True)
         self.created.clear()
@@ -312,6 +325,7 @@ async def originate_answered(client: Any, number: str, *, timeout: float = 10.0)
     n = new_id()
     call = Call(f"call-{n}", f"patient-{n}", f"br-{n}", f"em-{n}", None, OutcomeTracker(f"call-{n}"))
     call.sub = client.subscribe(call.call_id, call.patient_id, call.bridge_id)
+    CALLS.append(call.call_id)
     call.originated_at = time.monotonic()
     await client.originate(f"Local/{number}@patients", channel_id=call.call_id,
                            other_channel_id=call.patient_id, app_args="outbound", timeout=int(timeout))

@@ -7,7 +7,17 @@ import asyncio
 import time
 
 import pytest
-from dialer_helpers import APP, Asterisk, Patients, TcpProxy, arun, hang_up, new_id, originate_answered
+from dialer_helpers import (
+    APP,
+    CALLS,
+    Asterisk,
+    Patients,
+    TcpProxy,
+    arun,
+    hang_up,
+    new_id,
+    originate_answered,
+)
 
 from dialer.ari import EVENTS_DISCONNECTED, EVENTS_RECONNECTED, AriClient, AriError
 from dialer.media import open_websocket_media
@@ -205,6 +215,7 @@ def test_answer_during_outage_loses_the_call_and_is_reconciled(asterisk: Asteris
     async def main() -> None:
         async with client_for(asterisk, reconnect_initial=0.2) as client:
             call_id = f"call-{new_id()}"
+            CALLS.append(call_id)
             tracker = OutcomeTracker(call_id)
             with client.subscribe(call_id) as sub:
                 await client.originate(f"Local/{number}@patients", channel_id=call_id, timeout=10)

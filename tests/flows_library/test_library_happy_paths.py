@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from flows_library_helpers import DEPARTMENTS, Scenario, check_scenario
 
-# Multi-choice "none": 都没有 / "none of those" / its key give ["none"] (the flow's choice); a bare 没有 / "No, …"
-# gives [] ("none applies", docs/flow-format.md). Both mean the same; the scripts pin which one each reply gives.
+# Multi-choice "none": a reply that denies everything (没有, 都没有, "No, none of those") and the "none" key give
+# ["none"] when the question has a "none of these" choice, [] when it has none (docs/nlu.md).
 # fmt: off
 SCENARIOS = [
     # --- 出院随访 ---------------------------------------------------------------------------------------
@@ -121,14 +121,14 @@ SCENARIOS = [
         "diabetes", "zh", "happy",
         ["是我", "七点八", "十点二", "没有", "都按时打了", "没有", "有控制"],
         "completed",
-        {"fasting_glucose": 7.8, "postmeal_glucose": 10.2, "hypo": False, "meds": True, "feet": [],
+        {"fasting_glucose": 7.8, "postmeal_glucose": 10.2, "hypo": False, "meds": True, "feet": ["none"],
          "diet": True},
     ),
     Scenario(
         "diabetes", "en", "happy",
         ["Yes", "Seven point eight", "Ten point two", "No", "Yes, always", "No, they're fine", "Yes, I try to"],
         "completed",
-        {"fasting_glucose": 7.8, "postmeal_glucose": 10.2, "hypo": False, "meds": True, "feet": [],
+        {"fasting_glucose": 7.8, "postmeal_glucose": 10.2, "hypo": False, "meds": True, "feet": ["none"],
          "diet": True},
     ),
     # --- PICC置管维护 -----------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ SCENARIOS = [
         ["Yes", "Last Friday", "Yes, every week", "No, none of those", "No", "No, it's fine", "No",
          "On the twenty-seventh"],
         "completed",
-        {"last_care": "2026-11-20", "on_schedule": True, "arm": [], "fever": False, "dressing": False,
+        {"last_care": "2026-11-20", "on_schedule": True, "arm": ["none"], "fever": False, "dressing": False,
          "catheter": False, "next_care": "2026-11-27"},
     ),
     # --- 冠脉支架术后 -----------------------------------------------------------------------------------
