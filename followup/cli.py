@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, TextIO
 
 from followup.config import get_settings
 
@@ -22,7 +23,7 @@ def parse_now(value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: FURB162 - Python < 3.11 habits
     except ValueError:
         raise ValueError(f"--now: not an ISO 8601 time: {value!r}") from None
     if dt.tzinfo is not None:
@@ -58,7 +59,7 @@ def _batch(path: str, handle: Callable[[dict], dict], required: tuple[str, ...])
         try:
             item = json.loads(line)
             if not isinstance(item, dict):
-                raise ValueError("expected a JSON object")
+                raise ValueError("expected a JSON object")  # noqa: TRY004 - reported per line, not raised
             missing = [k for k in required if k not in item]
             if missing:
                 raise ValueError(f"missing field(s): {', '.join(missing)}")

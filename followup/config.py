@@ -7,10 +7,10 @@ The README's "Configuration" table lists the same settings; keep the two in step
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 
 def _default_cache_dir() -> str:
@@ -60,7 +60,7 @@ class Settings:
         return self.ari_url or f"http://127.0.0.1:{self.ari_port}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``FOLLOWUP_<NAME>`` variables; unknown or malformed values raise ValueError."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}

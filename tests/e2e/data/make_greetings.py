@@ -12,15 +12,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from asr.audio import resample, write_wav  # noqa: E402
-from tts.factory import build_synthesizer  # noqa: E402
+from asr.audio import resample, write_wav
+from tts.factory import build_synthesizer
 
 GREETINGS = {
     # answering machines (voicemail)
     "vm-zh1": ("zh", "您好，您拨打的电话暂时无人接听，请在提示音后留言，我们会尽快给您回电。"),
     "vm-zh2": ("zh", "你好，我现在不方便接电话。请在嘀声之后留下您的姓名和电话号码，谢谢。"),
-    "vm-en1": ("en", "Hi, you've reached the Smith family. We can't come to the phone right now. "
-                     "Please leave a message after the tone."),
+    "vm-en1": ("en", ("Hi, you've reached the Smith family. We can't come to the phone right now. "
+                      "Please leave a message after the tone.")),
     "vm-en2": ("en", "The person you are calling is not available. Please leave your message after the beep."),
     # people picking up
     "hello-zh1": ("zh", "喂？"),
