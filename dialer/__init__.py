@@ -1,4 +1,4 @@
-"""The call path: the asyncio ARI client, media transports, CallSession and the campaign engine.
-
-Not built yet: this arrives with the real-calls issue (#3) and the campaigns issue (#4).
+"""The call path: the asyncio ARI client (ari), call outcomes from ARI events (outcome), the ExternalMedia
+transports (media: chan_websocket, AudioSocket) and the CallSession that joins media, VAD, ASR, dialog and
+persistence for one live call (session). The campaign engine arrives with the campaigns issue (#4).
 """

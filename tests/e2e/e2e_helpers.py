@@ -110,6 +110,8 @@ SCENARIOS: dict[str, Scenario] = {
                          db="postgresql"),
     "dtmf": Scenario("e2e_short", "zh", [{"dtmf": "1"}, {"dtmf": "5"}, say("zh13")]),
     "transfer_failed": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17")]),
+    "transfer_agent": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17"), {"wait": 10}, {"hangup": True, "now": True}],
+                               options={"agent_endpoint": "Local/echo@patients"}),
     "busy": Scenario("e2e_short", "zh", {"busy": True}),
     "no_answer": Scenario("e2e_short", "zh", {"no_answer": True}, options={"originate_timeout_s": 3}),
     "hangup": Scenario("e2e_short", "zh", [say("zh01"), {"hangup": True}]),

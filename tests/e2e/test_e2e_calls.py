@@ -21,6 +21,7 @@ from models.escalations import Escalation
 
 BP = {"systolic": 135, "diastolic": 85}
 ANSWERED = ["zh_full", "en_full", "complaint_zh", "complaint_en", "no_input", "barge_in", "dtmf", "greeting",
+            "transfer_agent",
             "audiosocket", "events_drop", "transfer_failed", "hangup"]
 
 
@@ -161,6 +162,19 @@ def test_transfer_without_agents_becomes_a_callback(calls: dict[str, Result]) ->
     assert [e.kind for e in got["escalations"]] == ["request_human"]
     last = rep.turns[-1]
     assert last.speaker == "bot" and "正在为您转接" in last.text and "回电" in last.text
+
+
+@pytest.mark.calls("transfer_agent")
+def test_transfer_to_a_configured_agent(calls: dict[str, Result]) -> None:
+    """With an agent endpoint configured (here an echo line standing in for a nurse's phone) the request
+    for a person is a live transfer: the agent is bridged in, the bot leaves, outcome transferred."""
+    r = ok(calls, "transfer_agent")
+    rep = r.report
+    assert rep.outcome == "transferred" and rep.ended_by == "patient"
+    last = rep.turns[-1]
+    assert last.speaker == "bot" and "正在为您转接" in last.text and "回电" not in last.text
+    got = check_stored(r)
+    assert got["escalations"] == [] and got["attempt"].outcome == "transferred"
 
 
 @pytest.mark.calls("busy", "no_answer")
