@@ -32,7 +32,7 @@ from asr.hear import hear_audio
 from asr.normalize import bare, to_simplified
 from asr.vad import speech_span
 
-DEFAULT_FIXTURES = ROOT.parent / "shared" / "fixtures" / "speech"
+DEFAULT_FIXTURES = ROOT / "tests" / "fixtures" / "speech"
 DEFAULT_LABELS = ROOT / "tests" / "asr" / "fixture_labels.tsv"
 NOW = datetime(2026, 11, 25, 10, 0, 0)
 _DIGITS = "零一二三四五六七八九"

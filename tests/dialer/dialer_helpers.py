@@ -19,7 +19,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "asterisk.sh"
-FIXTURES = Path("/work/shared/fixtures/speech")
+FIXTURES = REPO / "tests" / "fixtures" / "speech"  # a copy of shared/fixtures/speech
 APP = "followup-test"
 
 T = TypeVar("T")

@@ -92,11 +92,11 @@ async def _drop_events_after_first_answer(client: AriClient, session: CallSessio
 
 
 async def _drop_events_before_hangup(client: AriClient, session: CallSession, result: Result) -> None:
-    """A long outage (20 s) starting once the patient has answered the identity question; the patient
+    """A long outage (40 s) starting once the patient has answered the identity question; the patient
     then hangs up after the next prompt, during the outage."""
     while not any(t.speaker == "patient" for t in session.report.turns):
         await asyncio.sleep(0.05)
-    client._debug_drop_events(hold_s=20.0)
+    client._debug_drop_events(hold_s=40.0)
     result.notes["dropped_at"] = time.monotonic()
 
 

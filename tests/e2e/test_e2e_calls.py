@@ -233,7 +233,7 @@ def test_events_websocket_dropped_mid_call(calls: dict[str, Result]) -> None:
 
 @pytest.mark.calls("events_drop_hangup")
 def test_hangup_during_events_outage_is_noticed(calls: dict[str, Result]) -> None:
-    """The patient hangs up while the events websocket is down (20 s outage): the session notices by
+    """The patient hangs up while the events websocket is down (40 s outage): the session notices by
     polling the channel and ends the call before the websocket is back."""
     r = ok(calls, "events_drop_hangup")
     rep = r.report
