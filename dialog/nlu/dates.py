@@ -332,12 +332,41 @@ def find_date(text: str, today: date) -> tuple[date, float, int] | None:
     return None
 
 
+# A date said about someone else's event is not the patient's date (我孙子明天要考试了, "my daughter has an
+# exam tomorrow"); a visit word keeps it an answer (我儿子下周三带我去复查, "he can bring me in on Monday").
+_THIRD_PARTY = re.compile(
+    r"孙子|孙女|外孙|儿子|女儿|闺女|儿媳|女婿|孩子|老伴|老公|老婆|爱人|媳妇|我妈|我爸|我哥|我姐|我弟|我妹|他|她|"
+    r"\bmy (?:son|daughter|grandson|granddaughter|grandchild|grandkids?|kids?|children|husband|wife|mother|father|mom|"
+    r"mum|dad|brother|sister|partner|neighbou?r|friend)s?\b|\b(?:he|she|they)\b"
+)
+_VISIT = re.compile(
+    r"复查|复诊|门诊|医院|看病|看医生|检查|拆线|换药|挂号|预约|约好|约了|带我|陪我|送我|接我|过来|回医院|"
+    r"\b(?:appointment|check ?up|check|visit|clinic|hospital|doctor|bring me|take me|drive me|come in|come back|"
+    r"come over|follow[- ]up)\b"
+)
+_OTHER_EVENT = re.compile(
+    r"考试|高考|中考|上班|上学|开学|放假|结婚|出差|生日|加班|出国|回老家|比赛|面试|上课|值班|旅游|出去玩|"
+    r"\b(?:exams?|tests?|work|school|wedding|birthday|trip|flight|interview|shift|class|party|holiday|vacation)\b"
+)
+
+
 def parse_date(text: str, now: datetime) -> Parse | None:
-    """A date answer as "YYYY-MM-DD"."""
+    """A date answer as "YYYY-MM-DD" (none when the date is someone else's event; lower confidence when it
+    is said about someone else without a visit word)."""
     found = find_date(text, now.date())
     if found is None:
         return None
     day, conf, _ = found
+    if _THIRD_PARTY.search(text) and not _VISIT.search(text):
+        # 他明天要上班，周五行吗 / 我老伴下周二做手术，我周四来: a clause not about the other person holds the answer.
+        rest = ",".join(c for c in text.split(",") if not (_THIRD_PARTY.search(c) or _OTHER_EVENT.search(c)))
+        own = find_date(rest, now.date()) if rest.strip() else None
+        if own is not None:
+            day, conf, _ = own
+        elif _OTHER_EVENT.search(text):
+            return None  # 我孙子明天要考试了: someone else's event
+        else:
+            conf = min(conf, 0.5)  # 她下周一有空: probably the patient, but read it back
     return Parse(day.isoformat(), conf)
 
 

@@ -9,6 +9,10 @@ phrases themselves:
 - a complaint made only of "weak" grievances (停车太难, 排队太久, 环境差) becomes a suggestion when the
   reply also proposes an improvement (停车太难了可以改进一下);
 - "repeat" phrases that contain an "unsure" phrase (不知道你在说什么) are repeat only.
+Praise and complaint need specific content (docs/nlu.md "What counts as feedback"): staff with a strongly
+positive description or thanks directed at them; a strongly negative description of staff, money, neglect,
+food or the ward. Some praise ("she was wonderful", 讲得特别清楚, 谢谢她) counts only when staff are named in
+the reply, so that praise of a relative is not taken for praise of the hospital.
 """
 
 from __future__ import annotations
@@ -17,6 +21,36 @@ import re
 from dataclasses import dataclass, field
 
 _NAMEPART = r"[^\s,?你您我他她们的了吧啊]"
+_PRAISE_ADJ_EN = (
+    r"(?:so |very |really |extremely |absolutely |incredibly |just |truly |super |always |such )*(?:wonderful|great|"
+    r"amazing|excellent|fantastic|kind|caring|helpful|professional|attentive|brilliant|lovely|nice|good|patient|"
+    r"friendly|supportive|outstanding|superb|marvell?ous|fabulous|angels?|the best|thorough|gentle|compassionate|"
+    r"knowledgeable|reassuring|considerate|understanding|sweet|a star|stars|an angel|a gem|great help|a great help)"
+)
+# How staff did their work: 讲得特别清楚, 照顾得特别周到, 手术做得特别好.
+_WORK_PRAISE_ZH = (
+    r"(?:讲|说|解释|交代|嘱咐|叮嘱|教|照顾|护理|服务|安排|处理|手术做|手术|治|看病|看|查|问|听|检查|关心|对待|待|打针|扎针|"
+    r"换药|抽血|操作|介绍|说明|指导)(?:的|得)(?:也|都)?(?:特别|非常|很|挺|十分|相当|太|真|超|好|都很|都特别|都非常|都挺|那么|这么)"
+    r"(?:清楚|仔细|细致|详细|明白|周到|到位|耐心|细心|好|认真|用心|贴心|专业|负责|温柔|轻|及时|成功|漂亮|棒)"
+)
+# Facility nouns of a grievance, with their verb: "the food in the ward was", "the bathrooms were".
+_FACILITY_EN = (
+    r"(?:food|meals?|dinners?|lunch(?:es)?|breakfasts?|room|ward|bathrooms?|toilets?|showers?|beds?|parking|"
+    r"waiting room|canteen|cafeteria|air conditioning|heating|wifi|noise|paperwork|discharge|admission|process|"
+    r"system|signage|signs|queue|wait)\b(?:\s+(?:in|on|at|of|from|for)\s+(?:the\s+)?(?:\w+\s+){0,2}?\w+)?\s+"
+    r"(?:was|were|is|are|has been|have been|tasted|got|gets)"
+)
+# Who praise and complaints are about: staff by role, optionally with a name after it (护士小刘, the nurse Amy).
+_STAFF_ZH = (
+    r"医生|护士|大夫|主任|护士长|院长|医护人员|医护|护工|药师|护理员|工作人员|收费员|保安|前台|挂号的|收费的|"
+    r"麻醉师|康复师|治疗师|主治|专家|教授"
+)
+_STAFF_NAME = r"(?:(?:小|老|阿)[\u4e00-\u9fff])?"
+_STAFF_EN = (
+    r"(?:nurse|doctor|dr|surgeon|staff|receptionist|pharmacist|physio\w*|therapist|consultant|registrar|porter|"
+    r"midwife|anaesthetist|anesthetist|carer|orderly|team|cashier|clerk|technician|radiographer|specialist|"
+    r"night nurse|night staff)"
+)
 
 
 @dataclass(frozen=True)
@@ -119,9 +153,10 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"真人|活人|接线员|客服|(?:找|换|要)(?:个)?(?:人|真人|人工)(?:来)?(?:说|聊|谈|接|跟我说)"
         ),
         _p(
-            r"(?:我要|我想|让|请|麻烦|能不能|可以)(?:你)?(?:找|跟|和|叫|让|给我找)(?:你们)?(?:的)?(?:护士|医生|大夫|主任|"
+            r"(?:我要|我想|想|让|请|麻烦|能不能|可以|我得|我还是|还是)(?:你)?(?:直接|亲自|自己|再|还是|当面)?"
+            r"(?:找|跟|和|叫|让|给我找|问问|问一下|咨询一下|咨询)(?:你们|我的)?(?:的)?(?:[\u4e00-\u9fff]{1,2}?)?(?:护士|医生|大夫|主任|"
             r"护士长|负责人|领导|工作人员|值班医生|主治医生|管床医生)"
-            + r"\S{0,4}?(?:说|讲|谈|聊|接|通话|打电话|来)"
+            + r"(?:\S{0,4}?(?:说|讲|谈|聊|接|通话|打电话|来|问)|(?=,|$|吧|吗|\?))"
         ),
         _p(
             r"转(?:接)?(?:给|到)?(?:护士|医生|大夫|科室|客服|值班|人工)|叫(?:你们)?(?:的)?(?:护士|医生|大夫|领导|负责人)"
@@ -166,7 +201,7 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"\bbad time\b|\bi am (?:currently |just |really |a bit |kind of |very |so )?(?:busy|driving|working|in a meeting|"
             r"at work|in class|in the car|on the road|on a train|on the train|eating|cooking|at dinner|having dinner|"
             r"with a customer|in the middle of)\b|\b(?:busy|driving) (?:right )?now\b|\bcan not (?:talk|speak|take (?:the|your|"
-            r"this) call)\b|\blater(?: please)?\s*$|\banother time\b|\bsome other time\b|\bnot now\b|"
+            r"this) call)\b|(?:^|,\s*)(?:maybe |perhaps |um |sorry |please |can we do this |let us talk |talk )?later(?: please| on| ok| okay)?\s*$|\banother time\b|\bsome other time\b|\bnot now\b|"
             r"\b(?:he|she) is (?:not (?:here|home|in|available|around)|out|asleep|at work|sleeping)\b|"
             r"\bnot (?:a good moment)\b|\b(?:this evening|tonight|tomorrow|later|this afternoon|in the (?:morning|afternoon|evening)|"
             r"after \d+|after work)\s+(?:would be|is|works|will be)\s+(?:better|best|good|fine|ok|okay|more convenient)\b"
@@ -188,24 +223,103 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"(?:等|排队|排)(?:了)?(?:好久|很久|半天|一上午|一下午|好几个小时|几个小时|[\d一二两三四五六七八九十]+个(?:多)?小时|"
             r"太久|那么久|大半天|一整天)|(?:环境|卫生|厕所|病房|卫生间)(?:太|很|特别|有点|比较)?(?:差|脏|乱|臭)|"
             r"(?:停车|挂号|排队|看病|缴费|拿药|预约)(?:太|很|特别|真|非常|有点)?(?:难|麻烦|贵|慢|久|乱)|"
+            r"(?:手续|流程|办事|效率|出院|入院|结账|缴费|报告|结果|检查|办理)(?:办|出|做|弄)?(?:得|的)?(?:也|都)?"
+            r"(?:太|很|特别|非常|真|实在)(?:慢|麻烦|复杂|繁琐|乱|低)|"
             r"(?:车位|停车位|人手|窗口)(?:太|很)?(?:少|不够)|(?:排队|等待|等候|候诊|等)(?:的)?(?:时间)?(?:太|很|特别|有点|比较|实在)(?:长|久)",
             weak=True,
+        ),
+        # Hospital food, broken equipment, noise: facility grievances (weak: a proposed fix makes them a suggestion).
+        # A mild word needs an intensifier (饭菜太凉了, not 饭菜都是凉的 — a plain description answering "what could
+        # we improve?"); 难吃, 坏了 are grievances by themselves.
+        _p(
+            r"难吃|难以下咽|(?:太|很|特别|非常|真|实在|一点都|一点也)不好吃|"
+            r"(?:饭|饭菜|菜|伙食|食堂|餐|粥|汤)(?:的)?(?:也|都|每天都|总是|老是|经常)?(?:是)?(?:太|很|特别|非常|真|实在|好|超|冰)"
+            r"(?:凉|冷|咸|淡|贵|差|馊|硬|油|少)|馊了|"
+            # (at home — 家里空调坏了 — it is not the hospital's)
+            r"(?<!家)(?<!家里)(?<!家的)(?<!家里的)(?:空调|暖气|热水|电视|灯|厕所|马桶|卫生间|呼叫器|呼叫铃|床|设备|电梯|水龙头|淋浴|"
+            r"wifi|网)(?:也|都|一直|老是)?(?:坏了|是坏的|不好使|不能用|用不了|没修|不热|不出水|不制冷|不通)|"
+            r"(?:病房|环境|走廊|隔壁床|医院|大厅|候诊区|门诊|病区|你们那(?:里|儿)?)(?:里|里面)?(?:也|都|晚上)?(?:太|特别|非常|很|好|真)"
+            r"(?:吵|脏|乱|臭|挤)(?:了|啊)?(?![\u4e00-\u9fff])",
+            weak=True,
+        ),
+        # Strong negative descriptions of staff, money and neglect (docs/nlu.md "Feedback"): 不耐心, 爱搭不理,
+        # 一直没人来, 按铃半天没人管, 费用太贵, 不知道收的什么钱.
+        _p(
+            r"(?:"
+            + _STAFF_ZH
+            + r")"
+            + _STAFF_NAME
+            + r"(?:的)?(?:态度|服务)?(?:对我|对病人)?(?:也|都|就|实在|真的?)?"
+            r"(?:太|很|特别|非常|十分|真|好|超|一点也|一点都|根本|都|也|有点|比较)?"
+            r"(?:不耐心|没(?:有)?耐心|不耐烦|不认真|不仔细|不细心|不专业|不负责|不上心|不管|不理|不搭理|凶|冷漠|冷淡|"
+            r"粗暴|粗鲁|敷衍|马虎|粗心|傲慢|难说话|没礼貌|不礼貌|不客气|不友好|不尊重人|不把病人当人|态度不好)|"
+            r"说话(?:很|太|特别|非常|真|挺|有点)?(?:冲|难听|不客气|不好听|刺耳|阴阳怪气)|语气(?:很|太|特别|非常|有点)?(?:冲|差|不好|生硬|凶)|"
+            r"脾气(?:很|太|特别|非常)?(?:大|差|暴躁)|(?:什么|啥)都没(?:有)?(?:跟我|给我)?(?:说|讲|交代|解释)|"
+            r"(?:也|都)?没(?:有)?人(?:跟我|给我)(?:说|讲|交代|解释)|不管不问|不闻不问|爱搭不理|不理不睬|没(?:有)?人(?:来|修|回应|答应|帮|照顾|接|看|搭理我|理我)|"
+            r"(?:叫|喊|按铃|按了铃|按呼叫器|按铃按)(?:了)?(?:半天|好久|很久|几次|好几次)(?:都|也)?没(?:有)?人|一直没(?:有)?人(?:来|管|理)|"
+            r"(?:费用|收费|药费|价格|检查费|住院费|医药费|手术费|床位费|挂号费|花费|费|钱)(?:也|都|实在|真的?)?"
+            r"(?:太|很|特别|非常|好|真|贼|超|也太)(?:贵|高|不合理|离谱|坑|乱|黑|不透明)|坑人|宰人|太坑|冤枉钱|"
+            r"不知道(?:收|花|扣)(?:的|了)?(?:什么|啥|哪门子)(?:钱|费)|重复收费|收(?:了)?(?:我)?两(?:次|遍)(?:钱|费)?|"
+            r"(?:药|药品|检查|床位|住院|手术|看病|治疗)?(?:也|实在|真的?)?(?:太|特别|非常|真|贼|超|也太)贵|"
+            r"(?:扎|戳|抽血|抽|打针|穿刺|插管)(?:针)?(?:扎|戳|抽)?(?:了)?(?:好几|好多|[三四五六七八九十]|几)(?:次|针|下|回)"
+            r"(?:才|都没|也没|都不|还没)"
         ),
         _p(
             r"\bcomplain(?:t|ts|ing)?\b|\bmake it complete\b|\breport (?:this|it|him|her|them|the)\b|\brude\b|\bimpolite\b|"
             r"\bunprofessional\b|\bdisrespectful\b|\bignored\b|\b(?:nobody|no one) (?:came|helped|cared|listened|answered|"
             r"explained|checked|bothered)\b|\bovercharged\b|\bcharged (?:me |us )?(?:too much|twice|extra)\b|"
             r"\bbilling (?:error|mistake|problem)\b|\bnegligen(?:t|ce)\b|\bcareless\b|\bmistreated\b|"
-            r"\b(?:yelled|shouted|screamed) at\b|\bwrong (?:medication|medicine|drug|dose|diagnosis)\b|\bmisdiagnos\w*\b|"
+            r"\b(?:yelled|shouted|screamed|yelling|shouting|screaming|snapped|swore|swearing) at\b|"
+            r"\b(?:nobody|no one|none of them|none of the (?:staff|nurses|doctors))(?:\s+(?:at|in|on|from)\s+(?:the\s+)?"
+            r"(?:\w+\s+){0,2}?\w+)?\s+(?:would|could|even|ever|bothered to|wanted to|was willing to|cared to)\s+"
+            r"(?:help|come|answer|listen|explain|tell|check|see|talk|respond|care)\b|\bwrong (?:medication|medicine|drug|dose|diagnosis)\b|\bmisdiagnos\w*\b|"
             r"\b(?:nurse|doctor|staff|receptionist|they|he|she)s? (?:was|were|is|are) (?:so |very |really |extremely |quite )?"
             r"(?:rude|mean|cold|dismissive|arrogant|unhelpful|unfriendly|nasty|horrible|awful|terrible)\b|"
             r"\battitude (?:was|is) (?:so |very |really )?(?:bad|terrible|awful|poor|horrible)\b|\bbad attitude\b|"
-            r"\bunacceptable\b"
+            r"\bunacceptable\b|"
+            r"\b(?:discharged|sent home|released|sent away)\s+(?:with\s+no|without(?:\s+any)?)\s+(?:\w+\s+)?(?:instructions|"
+            r"information|explanation|advice|medication|medicines?|follow[- ]up|plan|prescription)\b|"
+            r"\b(?:nobody|no one) (?:ever )?(?:told|explained to|informed) me\b|"
+            r"\b"
+            + _STAFF_EN
+            + r"s?\b(?:\s+(?:on|in|at|from|of)\s+(?:the\s+)?(?:\w+\s+){0,2}?\w+)?\s+(?:was|were|is|are|has been|"
+            r"have been)\s+(?:always\s+|just\s+|so\s+|very\s+|really\s+|extremely\s+|quite\s+|a bit\s+|pretty\s+|too\s+)*"
+            r"(?:rude|mean|cold|dismissive|arrogant|unhelpful|unfriendly|nasty|horrible|awful|terrible|impatient|careless|"
+            r"rough|incompetent|useless|condescending|impolite|short with me)\b|"
+            r"\b(?:"
+            + _STAFF_EN
+            + r"s?|nobody|no one)\s+(?:never|did not|did not even|would not|never once|could not be bothered to)"
+            r"\s+(?:came|come|answer(?:ed)?|respond(?:ed)?|show(?:ed)? up|check(?:ed)? on|explain(?:ed)?|call(?:ed)? back|"
+            r"help(?:ed)?|listen(?:ed)?|bother(?:ed)?|look(?:ed)? at|turn(?:ed)? up)\b|"
+            r"\b(?:call )?(?:bell|buzzer)\b[^,]{0,20}\b(?:never|not|nobody|no one)\b[^,]{0,12}\banswer|"
+            r"\b(?:charged|billed)\s+(?:me\s+|us\s+)?(?:twice|double|for nothing|for things)\b|\bdouble[ -]charged\b|"
+            r"\brip ?off\b|\bripped (?:me |us )?off\b|\b(?:bill|charges?|fees?|prices?|costs?)\s+(?:was|were|is|are)\s+"
+            r"(?:way |far |so |very |really |ridiculously |absurdly )*(?:too )?(?:high|expensive|wrong|outrageous|extortionate)\b"
         ),
         _p(
             r"\bwaited (?:for )?(?:hours|ages|so long|too long|a long time|forever|over an hour|\d+ hours)\b|\bdirty\b|"
             r"\bfilthy\b|\bparking (?:was|is) (?:a nightmare|terrible|impossible|awful|hard|difficult)\b|"
-            r"\b(?:waiting|wait) (?:time )?(?:was|is) (?:too|so|very) long\b",
+            r"\b(?:waiting|wait) (?:time )?(?:was|is) (?:too|so|very) long\b|"
+            r"\btook (?:forever|ages|hours|so long|far too long|way too long|too long)\b|"
+            # The food / the room … was awful (a strong word), or cold / noisy … said with an intensifier or as
+            # a daily occurrence ("so cold", "cold every single day"; not a plain "the food was cold").
+            r"\b"
+            + _FACILITY_EN
+            + r"\s+(?:always\s+|just\s+|so\s+|very\s+|really\s+|absolutely\s+|extremely\s+|"
+            r"pretty\s+|completely\s+|totally\s+|too\s+|stone\s+)*(?:awful|terrible|horrible|disgusting|inedible|"
+            r"filthy|appalling|a nightmare|a mess|a joke|a disaster|broken|revolting|dreadful|gross|not working|"
+            r"freezing|boiling|unbearable|atrocious|rubbish|crap|shocking)\b|"
+            r"\b"
+            + _FACILITY_EN
+            + r"\s+(?:always\s+|just\s+)?(?:so|very|really|absolutely|extremely|terribly|too|way too|"
+            r"far too|stone|ridiculously|incredibly)\s+(?:cold|noisy|loud|slow|expensive|bland|tasteless|cramped|"
+            r"confusing|chaotic|disorgani[sz]ed|poor|bad|overpriced|hot|uncomfortable|crowded)\b|"
+            r"\b"
+            + _FACILITY_EN
+            + r"\s+(?:always\s+|just\s+)?(?:cold|noisy|loud|slow|bland|tasteless|poor|bad|late|"
+            r"inedible|uncomfortable|crowded|dirty)\s+(?:every (?:single )?(?:day|meal|time|night|morning)|each (?:day|time|"
+            r"meal)|all the time|the whole (?:time|stay|week)|for days|day after day)\b|"
+            r"\b(?:cold|awful|terrible|inedible|disgusting) (?:food|meals?)\b",
             weak=True,
         ),
     ),
@@ -226,20 +340,50 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"(?:医生|护士|大夫|医护|照顾|帮助|关心|治疗)|太感谢(?:你们|医院|医生|护士)了"
         ),
         _p(
-            r"(?:医生|护士|大夫|医护人员|医护|主任|护士长|他们|"
+            r"(?:"
+            + _STAFF_ZH
+            + r"|他们|"
             + _NAMEPART
-            + r"(?:医生|护士|大夫))(?:都|们|的|也)?"
-            r"(?:服务|态度|技术|医术|水平|人)?(?:对我|待人)?(?:都|也)?(?:特别|非常|很|挺|真|十分|相当|太|超|都很|都特别|都非常|都挺)"
-            r"(?:好|负责|耐心|细心|专业|热情|周到|认真|用心|到位|贴心|温柔|和蔼|体贴|尽心|尽责|高明|棒|厉害|不错|给力)"
+            + r"(?:医生|护士|大夫|主任))"
+            + _STAFF_NAME
+            + r"(?:们)?(?:的)?(?:个个|每个|每一个|一个个|全都|全)?(?:都|也)?"
+            r"(?:服务|态度|技术|医术|水平|人)?(?:对我|待人|对病人)?(?:都|也)?(?:特别|非常|很|挺|真|十分|相当|太|超|都很|都特别|都非常|都挺)"
+            r"(?:好|负责|耐心|细心|专业|热情|周到|认真|用心|到位|贴心|温柔|和蔼|体贴|尽心|尽责|高明|棒|厉害|不错|给力|"
+            r"有耐心|有爱心|有责任心|负责任|细致|仔细|亲切|和气|客气|敬业|尽职|优秀|靠谱|温和|好说话|照顾人)"
+        ),
+        # Thanks directed at staff rather than said to the caller: 谢谢她, 太感谢他了, 替我谢谢他, 转达我的谢意,
+        # 真得好好谢谢你们 (politeness — 谢谢, 谢谢你 — is not praise).
+        _p(
+            r"(?:替我|帮我|代我|给我)(?:好好)?(?:谢谢|感谢|谢|转达)|你们(?:的人|医院|科室)?"
+            + _WORK_PRAISE_ZH
+            + r"|"
+            r"转达(?:一下)?(?:我的|我们的|我们全家的)?(?:谢意|感谢|谢谢|感激)|"
+            r"(?:真得|真的得|得|要|必须|一定要|真要|真是要)(?:好好)?(?:谢谢|感谢)(?:你们|您们|医院|科室|大家|"
+            + _STAFF_ZH
+            + r")"
         ),
         _p(
             r"\bpraise\b|\bcompliments?\b|\b(?:want|like|wish|would like) to (?:thank|praise|commend|compliment)\b|"
             r"\bthank (?:dr|doctor|nurse) \w+|\bthanks to (?:dr|doctor|nurse|the (?:doctors?|nurses?|staff|team))\b|"
-            r"\bgrateful\b|\bappreciate (?:the|all|everything|your|what)\b|\b(?:doctors?|nurses?|staff|team|surgeons?|"
-            r"physio\w*|everyone|everybody|dr \w+|nurse \w+)\s+(?:was|were|is|are|has been|have been)\s+(?:all\s+)?"
-            r"(?:so |very |really |extremely |absolutely |incredibly |just |truly )?(?:wonderful|great|amazing|excellent|"
-            r"fantastic|kind|caring|helpful|professional|attentive|brilliant|lovely|nice|good|patient|friendly|supportive|"
-            r"outstanding|superb|marvell?ous|fabulous|angels?|the best)\b|\bsaved my life\b|"
+            r"\bgrateful\b|\bappreciate (?:the|all|everything|your|what)\b|\b(?:really |truly |very much |so )?appreciated\b|"
+            r"\byou (?:guys |all |people )(?:have |were |are )?(?:all )?(?:been )?" + _PRAISE_ADJ_EN + r"\b|"
+            r"\byou have all been " + _PRAISE_ADJ_EN + r"\b|\b(?:" + _STAFF_EN + r"s?(?: \w+)?|everyone|"
+            r"everybody|all of them|all the \w+)(?:\s+(?:on|in|at|from|of)\s+(?:the\s+)?(?:\w+\s+){0,2}?\w+)?\s+"
+            r"(?:was|were|is|are|has been|have been)\s+(?:all\s+)?" + _PRAISE_ADJ_EN + r"\b|"
+            r"\b(?:"
+            + _STAFF_EN
+            + r"s?(?: \w+)?|you|everyone|everybody)\s+(?:all\s+)?(?:did|have done|has done|"
+            r"had done)\s+(?:a|an|such a|such an)\s+(?:really |very |truly |absolutely )?(?:great|fantastic|wonderful|amazing|"
+            r"excellent|brilliant|superb|good|fine|outstanding|terrific|incredible)\s+job\b|"
+            r"\b(?:"
+            + _STAFF_EN
+            + r"s?(?: \w+)?)\s+(?:explained|took care of|looked after|treated|handled|answered|"
+            r"cared for|walked me through)\b(?:\s+\w+){0,3}?\s+(?:really |very |so |extremely |super |incredibly )?"
+            r"(?:clearly|well|patiently|carefully|thoroughly|beautifully|kindly|perfectly|gently|wonderfully)\b|"
+            r"\bpass (?:on )?(?:my|our) (?:thanks|gratitude|appreciation|regards)\b|"
+            r"\b(?:give|send) (?:him|her|them|the \w+) (?:my|our) (?:thanks|gratitude)\b|"
+            r"\bsay thank(?:s| you) to\b|\btell (?:him|her|them|the \w+) (?:i said )?thank(?:s| you)\b|"
+            r"\bthank (?:the|all the|your) (?:nurses?|doctors?|staff|team|surgeons?)\b|\bsaved my life\b|"
             r"\btook (?:great|good|such good|very good) care\b|\bkudos\b|\bshout ?out\b|\bhats off\b|\bcommend\b"
         ),
     ),
@@ -269,7 +413,7 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"听不(?:清楚|太清楚|清|见|到|懂|太清|大清|明白)|(?:你|您)(?:刚才|刚刚)?(?:说|讲)(?:的)?(?:是)?(?:什么|啥|哪个|嘛)|"
             r"刚才(?:说|讲)(?:的)?(?:是)?(?:什么|啥)|说(?:什么|啥)(?:呢|来着)?\?|什么意思|啥意思|没明白|"
             r"不懂(?:你|您)(?:的意思|说的)|大(?:声|点)(?:一)?点|声音(?:太|有点)?小|慢(?:一)?点说|说慢(?:一)?点|请再说|"
-            r"信号不好|(?:有)?(?:什么|哪些|哪几个)选项|(?:你|您)(?:们)?是(?:哪里|哪儿|哪位|谁|什么单位|哪个医院|干什么的)|你哪位|哪里打来的|"
+            r"信号不好|(?:有)?(?:什么|哪些|哪几个)选项|(?:你|您)(?:们)?是(?:哪里|哪儿|哪位|谁|什么单位|什么医院|哪个(?:医院|科室|单位|科|部门)|哪家(?:医院)?|干什么的|做什么的)|你哪位|哪里打来的|(?:电话|你们|你|您)(?:这个)?(?:电话)?是干(?:嘛|吗|什么)(?:的)?|打(?:电话)?(?:来|过来)?(?:是)?(?:干嘛|干什么|干吗)|"
             r"有什么事|不知道(?:你|您)(?:在)?(?:说|讲)(?:的)?(?:是)?(?:什么|啥)",
             guarded=False,
         ),
@@ -301,6 +445,25 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
         ),
     ),
 }
+
+# Praise that says "he", "she" or only how the work was done counts when staff are named in the reply
+# (王护士讲得特别清楚，真得谢谢她; "the nurse Amy …, she was wonderful"): said of a relative (我女儿照顾得很好，
+# 真得谢谢她; "my wife has been great") it is not praise of the hospital.
+_STAFF_MENTION = re.compile(r"(?:" + _STAFF_ZH + r")|\b" + _STAFF_EN + r"s?\b")
+_STAFF_CONTEXT_PRAISE = (
+    _p(_WORK_PRAISE_ZH + r"|(?:谢谢|感谢|感激)(?:一下)?(?:他|她)(?:们)?", 0.85),
+    _p(
+        r"\b(?:he|she|they)\s+(?:was|were|is|are|has been|have been)\s+(?:all\s+)?" + _PRAISE_ADJ_EN + r"\b|"
+        r"\b(?:he|she|they)\s+(?:all\s+)?(?:did|have done|has done|had done)\s+(?:a|an|such a|such an)\s+(?:really |very |"
+        r"truly |absolutely )?(?:great|fantastic|wonderful|amazing|excellent|brilliant|superb|good|fine|outstanding|"
+        r"terrific|incredible)\s+job\b|"
+        r"\b(?:he|she)\s+(?:explained|took care of|looked after|treated|handled|answered|cared for|walked me through)\b"
+        r"(?:\s+\w+){0,3}?\s+(?:really |very |so |extremely |super |incredibly )?(?:clearly|well|patiently|carefully|"
+        r"thoroughly|beautifully|kindly|perfectly|gently|wonderfully)\b|\bthank (?:him|her|them)\b|"
+        r"\btook (?:the |their |his |her )?time to\b",
+        0.85,
+    ),
+)
 
 # Replies that are only a short query: a repeat request when asked as a question, some even without "?".
 _SHORT_REPEAT_Q = {
@@ -410,6 +573,13 @@ def detect(text: str) -> dict[str, Hit]:
                 h.weak = h.weak and pat.weak
                 if pat.weak:
                     h.weak_spans.add((m.start(), m.end()))
+    if _STAFF_MENTION.search(text):
+        for pat in _STAFF_CONTEXT_PRAISE:
+            for m in pat.rx.finditer(text):
+                if not _negated(text, m.start()):
+                    h = hits.setdefault("praise", Hit("praise", pat.confidence))
+                    h.spans.append((m.start(), m.end()))
+                    h.weak = False
     parts = _clauses_with_pos(text)
     for cl_start, cl in parts:
         core = cl.rstrip("?").strip()

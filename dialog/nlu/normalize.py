@@ -7,7 +7,7 @@ words, and numerals are read only inside number slots (``dialog.nlu.numbers``).
 
 The output keeps the structure the parsers rely on:
 - clause boundaries as ``,`` (a space between two Chinese characters is a pause, so it becomes ``,`` too);
-- ``?`` (a reply that is a question is not an answer);
+- ``?`` (a reply that is a question is not an answer); the dot of a title is dropped (Dr. Chen → dr chen);
 - ``.`` and ``:`` between digits (7.2, 3:30), ``/`` (135/85, mg/dl), ``-`` inside words (so-so, mm-hmm);
 - English lower-cased with contractions expanded (don't → do not, I'm → i am).
 """
@@ -71,6 +71,8 @@ _EN_FILLERS = re.compile(r"(?<![\w-])(?:u+m+|u+h+|u+h+m+|e+r+m*|h+m+|a+h+|e+h+(?
 _ZH_FILLERS = re.compile(r"呃+|(?:^|(?<=,))额+(?=,|$)")
 
 _AM_PM = re.compile(r"\b([ap])\.\s?m\b\.?")
+# Titles keep their name: "Dr. Chen" is one phrase, not two clauses.
+_TITLE_DOT = re.compile(r"\b(dr|mr|mrs|ms|prof|st)\.\s*(?=[a-z])")
 _DIGIT_DOT = re.compile(r"(?<=\d)([.:])(?=\d)")
 _KEEP = {"?", "/", "%", "°", "-", "'", "+"}
 _SEPARATORS = set(",.!;:、。…~|\n\r\t")
@@ -111,6 +113,7 @@ def normalize(text: str, lang: str = "zh") -> str:
     t = to_simplified(t).lower()
     t = t.replace("’", "'").replace("‘", "'").replace("`", "'")
     t = _AM_PM.sub(r"\1m", t)
+    t = _TITLE_DOT.sub(r"\1 ", t)
     t = _DIGIT_DOT.sub(lambda m: "\ue000" if m.group(1) == "." else "\ue001", t)
     out = []
     for ch in t:

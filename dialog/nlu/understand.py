@@ -1,7 +1,8 @@
 """The dispatcher: one reply + what the question expects → one ``Understanding``.
 
 Order of work: normalise → pinyin repair against the expectation's key phrases → global intents →
-the typed answer → the priority below. Everything is pure; ``now`` is only used for dates and times.
+the typed answer (without small-talk clauses, and for scale/choice without a question about the question,
+which makes the reply a repeat) → the priority below. Everything is pure; ``now`` is only used for dates and times.
 
 Priority when several things are said (what matters most for the dialog first):
 1. opt_out — the patient must never be called again, whatever else was said;
@@ -32,7 +33,8 @@ from dialog.nlu import choice, dates, intents, quantities, scale, yes_no
 from dialog.nlu.expectation import Expectation
 from dialog.nlu.family import is_family_member
 from dialog.nlu.fuzzy import PhraseRepairer
-from dialog.nlu.normalize import has_content, normalize, to_simplified
+from dialog.nlu.normalize import clauses, has_content, normalize, to_simplified
+from dialog.nlu.offtopic import drop_off_topic
 from dialog.nlu.result import Parse
 
 GLOBAL_INTENTS: tuple[str, ...] = (
@@ -151,9 +153,16 @@ def parse_answer(exp: Expectation, text: str, hits: dict[str, intents.Hit], now:
     t = exp.type
     masked = _mask(text, hits) if hits else text
     if t == "yes_no":
-        return yes_no.parse_yes_no(masked, strict=bool(hits))
+        return yes_no.parse_yes_no(drop_off_topic(masked), strict=bool(hits))
     if t == "scale":
-        return scale.parse_scale(text)
+        # Evaluative words inside a feedback phrase judge that detail, not the whole stay ("Good, the food was
+        # awful" → 4); they are the answer only when nothing else is (态度太差了 alone → 1).
+        fb = {i: h for i, h in hits.items() if i in FEEDBACK_INTENTS}
+        if fb:
+            p = scale.parse_scale(drop_off_topic(_mask(text, fb)))
+            if p is not None:
+                return p
+        return scale.parse_scale(drop_off_topic(text))
     if t == "number":
         return quantities.parse_number(masked, exp)
     if t == "blood_pressure":
@@ -277,6 +286,33 @@ def _absorb_choice_words(
     return out, answer if all_dropped else None
 
 
+# A question about the question (什么满意不满意?, 你问的是什么满意度?, "satisfied with what exactly?") asks,
+# it does not answer, even though it echoes the answer words.
+_ASKING = re.compile(
+    r"什么|啥|哪|怎么|吗|是不是|几|多少|([\u4e00-\u9fff]{1,2})不\1|\b(?:what|which|how|who|mean|exactly|huh)\b"
+)
+_ECHO_TYPES = ("scale", "single_choice", "multi_choice")
+
+
+def _blank_questions(text: str) -> str | None:
+    """``text`` with its asking clauses blanked out (same length, so intent spans stay valid), or None when
+    there is none."""
+    parts = clauses(text)
+    if not any(c.endswith("?") and _ASKING.search(c) for c in parts):
+        return None
+    # Once the reply asks, its other question-marked clauses (满意?你是说对医生满不满意?) are echoes too.
+    out = text
+    pos = 0
+    for c in parts:
+        i = out.find(c, pos)
+        if i < 0:
+            continue
+        pos = i + len(c)
+        if c.endswith("?"):
+            out = out[:i] + " " * len(c) + out[i + len(c) :]
+    return out
+
+
 def _free_text_value(raw: str) -> str:
     return to_simplified(raw.strip())
 
@@ -310,6 +346,12 @@ def understand(text: str, expectation: Expectation, now: datetime | None = None)
         answer = choice_answer
     else:
         answer = parse_answer(expectation, repaired, hits, local_now(now))
+    if answer is not None and answer.ok and expectation.type in _ECHO_TYPES:
+        blanked = _blank_questions(repaired)
+        if blanked is not None:
+            answer = parse_answer(expectation, blanked, hits, local_now(now))
+            if answer is None and "repeat" not in hits:
+                hits["repeat"] = intents.Hit("repeat", 0.75)
     if feedback is not None:
         value = answer.value if answer is not None and answer.ok else None
         return Understanding(feedback, value, round(hits[feedback].confidence * fz, 3), feedback, repaired)

@@ -15,7 +15,8 @@ The parser does not know the question, so it reports the polarity of what was sa
   it back (没有，哦不对，有 → true); 有点/有些 before a negated word is a degree adverb (有些不太清楚 →
   false), and 不清楚 as a complement describes (讲得不太清楚 → false) while a bare 不太清楚 is "I don't know";
 - a degree negation (不太明显, 不是很疼) is a weak no: 有一点点，不太明显 → true, 不是很疼了 → false;
-- a negated lapse is compliance (一顿都没落下, 从来没漏过, "I haven't missed a single dose" → true);
+- a negated lapse said emphatically is compliance (一顿都没落下, 从来没漏过, "I haven't missed a single dose" →
+  true); a bare one keeps its literal no, read back (没有漏吃过 → false, confidence 0.5);
 - "yes no" in one clause → no answer; confidence drops when clauses disagree or the reply is hedged.
 """
 
@@ -312,6 +313,21 @@ _ZH = {
             "那",
             "这",
             "哈哈",
+            # Words that hold a negator character but negate nothing (特别 is not 特 + 别).
+            "特别",
+            "特别是",
+            "区别",
+            "分别",
+            "告别",
+            "个别",
+            "性别",
+            "别人",
+            "别的",
+            "级别",
+            "类别",
+            "识别",
+            "差别",
+            "鉴别",
         ],
         NOISE,
     ),
@@ -525,16 +541,26 @@ _LEX = Lexicon({**_ZH, **_EN})
 _DOUBLE_NEG = re.compile(
     r"(?:不是|并不是|也不是)(?:没有|没|不(?!是|对))|没有不(?!舒服|适|对劲|正常|得劲|好受|太舒服)|(?:不会|不能|不得|不可能)不|非.{1,4}不可"
 )
-# A negated lapse is compliance: 一顿都没落下, 从来没漏过, 没忘, "I haven't missed a single dose", "never
-# skipped one" are yes to 按时吃了吗 / "have you been taking them" (the library asks compliance positively).
+# A negated lapse said emphatically is compliance: 一顿都没落下, 从来没漏过, 都没忘, "I haven't missed a single
+# dose", "never skipped one" are yes to 按时吃了吗 / "have you been taking them" (the library asks compliance
+# positively). A bare negated lapse (没有漏吃过, 没忘, "I haven't missed any") keeps its literal polarity — it is
+# the "no" of 有没有漏吃 — with a confidence low enough for the dialog to read it back (_BARE_LAPSE_CONFIDENCE).
+_LAPSE_VERBS_ZH = r"(?:落下|落过|落|漏掉|漏吃|漏服|漏过|漏|断过|断|间断过?|少吃过?|忘记过?|忘掉过?|忘过|忘吃|忘|耽误过?|停过)"
 _LAPSE_NEG_ZH = re.compile(
-    r"(?:没|没有|从没|从来没有?|从不|不会|一(?:次|顿|天|回|顿饭|片)?(?:都|也)没(?:有)?)"
-    r"(?:落下|落过|落|漏掉|漏过|漏|断过|断|间断过?|少吃过?|忘记过?|忘掉过?|忘过|忘|耽误过?|停过)"
+    r"(?:从没(?:有)?|从来没有?|从来不|从不|不会|一直没(?:有)?|一(?:次|顿|天|回|顿饭|片|粒)?(?:都|也)没(?:有)?|都没(?:有)?|"
+    r"也没(?:有)?)" + _LAPSE_VERBS_ZH
 )
+_BARE_LAPSE_ZH = re.compile(r"(?:没|没有)" + _LAPSE_VERBS_ZH)
 _LAPSE_NEG_EN = re.compile(
-    r"\b(?:not|never)\s+(?:once\s+|even\s+|ever\s+|really\s+)?(?:missed|miss|skipped|skip|forgot|forget|"
-    r"forgotten|stopped)\b"
+    r"\bnever\s+(?:once\s+|even\s+|ever\s+|really\s+)?(?:missed|miss|skipped|skip|forgot|forget|forgotten|stopped)\b|"
+    r"\bnot\s+(?:once|even once|ever)\b[^,]{0,20}\b(?:missed|miss|skipped|skip|forgot|forget|forgotten|stopped)\b|"
+    r"\bnot\s+(?:once\s+|even\s+|ever\s+|really\s+)?(?:missed|miss|skipped|skip|forgot|forget|forgotten|stopped)\s+"
+    r"(?:a single|one|once|a dose|a day|a pill|a tablet)\b"
 )
+_BARE_LAPSE_EN = re.compile(
+    r"\bnot\s+(?:really\s+)?(?:missed|miss|skipped|skip|forgot|forget|forgotten|stopped)\b"
+)
+_BARE_LAPSE_CONFIDENCE = 0.5
 # A degree negation says how much, not whether: 有一点点，不太明显 → true; alone it is a weak no (不是很疼了).
 _DEGREE_NEG = re.compile(r"不太|不怎么|不是很|不是太|不大|没那么|没怎么|没太")
 _ZH_QUESTION = re.compile(
@@ -575,8 +601,12 @@ _DEGREE = {"有点", "有点儿", "有一点", "有些", "有一些"}
 _DESCRIBED = {"不清楚", "不太清楚", "不懂", "不太懂"}
 
 
-_QUANTITY = re.compile(r"[0-9零〇一二两三四五六七八九十百千点.]+(度|分|个|次|岁|斤|公斤|毫摩尔|毫米汞柱|mmol)?[吧啊呀]?")
-_HABITUAL = re.compile(r"(每天|天天|一直|经常|偶尔|有时|还会|还是|总是|老是|按时|按点|坚持|都在|在吃|在用|在做|在打|在量|every ?day|daily|always|regularly)")
+_QUANTITY = re.compile(
+    r"[0-9零〇一二两三四五六七八九十百千点.]+(度|分|个|次|岁|斤|公斤|毫摩尔|毫米汞柱|mmol)?[吧啊呀]?"
+)
+_HABITUAL = re.compile(
+    r"(每天|天天|一直|经常|偶尔|有时|还会|还是|总是|老是|按时|按点|坚持|都在|在吃|在用|在做|在打|在量|every ?day|daily|always|regularly)"
+)
 
 
 def _clause_tokens(clause: str) -> list[Token]:
@@ -631,6 +661,8 @@ def _polarity_of(toks: list[Token], clause: str) -> tuple[bool | None, int, bool
             return True, 2, False
         if _LAPSE_NEG_ZH.search(clause.replace(" ", "")) or _LAPSE_NEG_EN.search(clause):
             return True, 2, False
+        if _BARE_LAPSE_ZH.search(clause.replace(" ", "")) or _BARE_LAPSE_EN.search(clause):
+            return False, 0, False  # 没有漏吃过: a literal no, weaker than any other clause
         negators = sum(t.label == NEG for t in toks)
         if negators == 1 and _DEGREE_NEG.search(clause.replace(" ", "")):
             return False, 1, False  # 不太明显, 不是很疼: how much, not whether — a presence said with it wins
@@ -662,6 +694,7 @@ def parse_yes_no(text: str, strict: bool = False) -> Parse | None:
     """Polarity of a reply (see the module docstring). ``strict``: ignore bare content (rank 0), used when
     the reply also carries feedback, whose words say nothing about yes or no."""
     results: list[tuple[bool, int, bool]] = []  # (polarity, rank, aside)
+    bare_lapse: set[int] = set()  # indices in ``results`` of bare negated lapses (没有漏吃过)
     conflict = False
     lead_negation = False  # the reply opens with a bare 没有 / 不是 / "no"
     for k, cl in enumerate(clauses(text)):
@@ -684,12 +717,16 @@ def parse_yes_no(text: str, strict: bool = False) -> Parse | None:
         conflict |= bad
         if pol is None:
             continue
-        if strict and rank == 0:
+        if strict and (rank == 0 or (rank < 2 and "qqq" in c)):
+            # The feedback's own clause (你们那个收费太不合理了) says nothing about yes or no: only an explicit
+            # 是/有/没有 there counts.
             continue
         if not results and k == 0 and pol is False and _bare(toks, {NEG}):
             lead_negation = True
         elif lead_negation and _bare(toks, {YES, WEAK, PRESENCE}):
             lead_negation = False  # 没有，哦不对，有: a bare yes after the no corrects it
+        if pol is False and rank == 0:
+            bare_lapse.add(len(results))
         results.append((pol, rank, aside))
     if not results:
         return None
@@ -700,6 +737,8 @@ def parse_yes_no(text: str, strict: bool = False) -> Parse | None:
         # 没有，有时候忘了 / "No, I sometimes forget": the bare answer comes first, the rest qualifies it.
         main = results[0]
     conf = {2: 0.95, 1: 0.8, 0: 0.6}[best_rank]
+    if any(results[i] is main for i in bare_lapse):
+        conf = min(conf, _BARE_LAPSE_CONFIDENCE)
     if any(r[0] != main[0] and r[1] >= 1 for r in results):
         conf *= 0.8
     if conflict:

@@ -93,3 +93,33 @@ def test_vocabulary() -> None:
     assert v[:2] == ["bus", "coach"] and "wrong number" in v
     assert "打错了" not in v
     assert "三十六" in expectation_vocabulary(Expectation("temperature"))
+
+
+@pytest.mark.parametrize(
+    "text, exp, want",
+    [
+        # Feedback said alongside an answer: the feedback intent, the value filled in.
+        ("有的，王护士讲得特别清楚，真得谢谢她", "yes_no", ("praise", True)),
+        ("Very satisfied, Dr. Chen was amazing, please pass on my thanks.", "scale", ("praise", 5)),
+        ("Good, the food was awful though.", "scale", ("complaint", 4)),
+        # Feedback without an answer: no value.
+        ("你们那个收费太不合理了，我要投诉", "yes_no", ("complaint", None)),
+        # Small talk and questions about the question are not answers.
+        ("今天天气真不错", "yes_no", ("no_match", None)),
+        ("今天天气挺好的", "scale", ("no_match", None)),
+        ("啊？什么满意不满意？再说一遍", "scale", ("repeat", None)),
+        ("满意?你是说对医生满不满意?", "scale", ("repeat", None)),
+        ("Satisfied with what exactly?", "scale", ("repeat", None)),
+        ("满意，还有什么事吗?", "scale", ("answer", 4)),
+    ],
+)
+def test_feedback_off_topic_and_echoes(text: str, exp: str, want: tuple[str, object]) -> None:
+    u = understand(text, Expectation(exp), NOW)
+    assert (u.intent, u.value) == want
+
+
+def test_free_text_feedback_keeps_the_text() -> None:
+    u = understand(
+        "The food in the ward was cold every single day.", Expectation("free_text", lang="en"), NOW
+    )
+    assert (u.intent, u.value) == ("complaint", "The food in the ward was cold every single day.")

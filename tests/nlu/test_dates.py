@@ -92,3 +92,24 @@ def test_callback_time(text: str, now: datetime, want: str) -> None:
 @pytest.mark.parametrize("text", ["晚点", "等会", "待会儿", "later", "改天吧"])
 def test_callback_without_time(text: str) -> None:
     assert parse_callback_time(normalize(text), NOW) is None
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("我孙子明天要考试了", None),
+        ("My daughter has an exam tomorrow.", None),
+        ("He has work tomorrow, can we do Friday?", "2026-11-27"),
+        ("我老伴下周二做手术，我周四来", "2026-11-26"),
+        ("我女儿下周三有空，她带我去复查", "2026-12-02"),
+        ("明天去复查", "2026-11-26"),
+    ],
+)
+def test_someone_elses_event_is_not_the_answer(text: str, want: str | None) -> None:
+    p = parse_date(normalize(text), NOW)
+    assert (p.value if p else None) == want
+
+
+def test_a_date_said_about_someone_else_is_read_back() -> None:
+    p = parse_date(normalize("她下周一有空"), NOW)
+    assert p is not None and p.value == "2026-11-30" and p.confidence < 0.55

@@ -57,7 +57,15 @@ from dialog.nlu.yes_no import parse_yes_no
         # A negated lapse is compliance; a degree negation is a weak no.
         ("一直按时吃的，一顿都没落下", True),
         ("从来没漏过", True),
+        ("都没漏过", True),
         ("I haven't missed a single dose", True),
+        # A bare negated lapse keeps its literal no (read back), unless another clause answers.
+        ("没有漏吃过", False),
+        ("I haven't missed any", False),
+        ("没忘，都吃了", True),
+        # 特别, 别的 hold 别 but negate nothing.
+        ("特别好", True),
+        ("除了头晕别的都有", True),
         ("No, I forgot to take them", False),
         ("有一点点，不太明显", True),
         ("不是很疼了", False),
@@ -86,3 +94,14 @@ def test_hedges_and_weak_particles_lower_confidence() -> None:
 def test_strict_mode_ignores_bare_content() -> None:
     assert parse_yes_no("护士,态度", strict=True) is None
     assert parse_yes_no("没有,护士", strict=True).value is False  # type: ignore[union-attr]
+
+
+def test_a_bare_negated_lapse_is_read_back() -> None:
+    p = parse_yes_no(normalize("没有漏吃过"))
+    assert p is not None and p.value is False and p.confidence < 0.55
+
+
+def test_strict_mode_ignores_the_feedback_clause_without_an_explicit_answer() -> None:
+    # 你们那个收费太不合理了 with the complaint masked says nothing about yes or no.
+    assert parse_yes_no("你们那个 qqq 了,我要 qqq", strict=True) is None
+    assert parse_yes_no("有的,王护士 qqq ,真得 qqq", strict=True).value is True  # type: ignore[union-attr]
