@@ -31,6 +31,7 @@ lint: setup
 bench: setup models
 	$(BIN)/python bench/nlu_bench.py
 	$(BIN)/python bench/asr_fixtures.py
+	$(BIN)/python bench/call_latency.py --n 1 10
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

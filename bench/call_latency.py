@@ -53,7 +53,7 @@ from models import db
 from tts.cache import PromptCache
 from tts.factory import build_synthesizer
 
-FIXTURES = Path("/work/shared/fixtures/speech")
+FIXTURES = REPO / "tests" / "fixtures" / "speech"
 GREETINGS = REPO / "tests" / "e2e" / "data"
 FLOW = REPO / "tests" / "e2e" / "flows" / "e2e_short.yaml"
 REPLIES = {"zh": ["zh01", "zh07", "zh13"], "en": ["en01", "en07", "en13"]}
@@ -129,6 +129,7 @@ class Bench:
     flow: Any
     transport: str
     patients: SimulatedPatients
+    endpoint_ms: int = 600
 
 
 async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None, lang: str, script: Any,
@@ -142,7 +143,8 @@ async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None
     attempt_log = AttemptLog(b.sessions, adhoc.attempt_id, adhoc.patient_id, adhoc.phone)
     session = CallSession(client, endpoint=patient.endpoint, flow=b.flow, lang=lang, context=context,
                           recognizer=b.recognizer, prompts=b.prompts[lang], now=now, log=attempt_log,
-                          options=SessionOptions(originate_timeout_s=20, transport=b.transport, max_call_s=600),
+                          options=SessionOptions(originate_timeout_s=20, transport=b.transport, max_call_s=600,
+                                                 endpoint_silence_ms=b.endpoint_ms),
                           pool=b.pool, recordings_dir=b.ast.dirs["recordings"], audiosocket=server,
                           call_id=f"call-{ident}")
     return await session.run()
@@ -251,9 +253,9 @@ async def main_async(args: argparse.Namespace) -> None:
                                    window_s=args.asr_window, decode_plain=not args.no_plain)
     pool = DecodePool(max_workers=args.asr_workers, max_queue=256)
     b = Bench(ast, recognizer, pool, prompts, db.session_factory(engine), flow, args.transport,
-              SimulatedPatients(ast.dirs["scripts"], ast.dirs["patient_audio"]))
+              SimulatedPatients(ast.dirs["scripts"], ast.dirs["patient_audio"]), args.endpoint_ms)
     print(f"# call_latency: transport={args.transport} asr_workers={args.asr_workers} window={args.asr_window}s "
-          f"plain_decoding={not args.no_plain} cores={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
+          f"plain_decoding={not args.no_plain} endpoint={args.endpoint_ms}ms cores={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
     try:
         async with AriClient(ast.ari_url, ast.user, ast.password, f"followup-bench-{os.getpid()}") as client, \
                 AudioSocketServer("127.0.0.1", 0) as server:
@@ -298,6 +300,7 @@ def main() -> None:
     p.add_argument("--asr-workers", type=int, default=2)
     p.add_argument("--asr-window", type=float, default=30.0, help="Whisper encoder window (s); 30 is the default")
     p.add_argument("--no-plain", action="store_true", help="skip the unbiased second decoding")
+    p.add_argument("--endpoint-ms", type=int, default=600, help="trailing silence that ends an utterance")
     p.add_argument("--voicemail", type=int, default=0, metavar="ROUNDS",
                    help="also place ROUNDS × 8 calls: 4 answering machines, 4 people greeting first")
     p.add_argument("--cache-dir", default=None, help="FOLLOWUP_CACHE_DIR (where the Whisper model is)")

@@ -1,7 +1,7 @@
 """Writing one call attempt to the database from the call path, without blocking the event loop.
 
 ``AttemptLog`` queues every write (turn, answer, escalation, do-not-call, finish) and performs them **in
-order** on one writer task, each in a worker thread (``asyncio.to_thread``) with its own short-lived
+order** on one writer task, each in a worker thread (a pool of its own) with its own short-lived
 Session. The dialog never waits for the database — a slow commit cannot add to the voice-to-voice
 latency — yet each write is committed as soon as the writer reaches it (models.store commits before
 returning), so a crash mid-call keeps what was said. An answer refers to the turn it came from: it is
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ADHOC_CAMPAIGN = "ad-hoc calls"
+
+# Database writes of all calls share these threads (not asyncio's default executor, which the rest of the
+# process uses): a database that stalls (SQLite's busy timeout) delays writes, nothing else.
+_EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="attempt-log")
 
 
 class AttemptLog:
@@ -63,7 +68,7 @@ class AttemptLog:
                 return
             job, fut = item
             try:
-                result = await asyncio.to_thread(job)
+                result = await asyncio.get_running_loop().run_in_executor(_EXECUTOR, job)
             except Exception as exc:  # noqa: BLE001 - recorded, the call goes on
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 log.error("attempt %s: database write failed: %s", self.attempt_id, exc)

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ from tts.base import Synthesizer
 from tts.cache import FlowRender, PromptCache, render_flow_prompts
 
 SLIN16_RATE = 16000
+
+# Prompt files are on the latency path: they get threads of their own, never queued behind database
+# writes or other work in asyncio's default executor.
+_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="prompt-audio")
 
 
 class PromptAudio:
@@ -56,7 +61,7 @@ class PromptAudio:
 
     async def pcm(self, play: Play) -> bytes:
         """The prompt's audio as 16 kHz mono 16-bit little-endian PCM (synthesised first if needed)."""
-        return await asyncio.to_thread(self._resolve, play)
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._resolve, play)
 
     async def prerender(self, flow: Flow, context: Mapping[str, Any] | None = None) -> FlowRender:
         """Put every static prompt of ``flow`` in the cache (hospital fields from ``context`` count as

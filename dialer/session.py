@@ -98,6 +98,7 @@ class SessionOptions:
     record: bool = True  # bridge recording of both parties
     media_lead_ms: int = 1000  # how far ahead of play-out bot audio is handed to Asterisk
     prompt_gap_ms: int = 300  # silence between the pieces of one bot turn (< the simulator's 1 s)
+    endpoint_silence_ms: int = 600  # trailing silence that ends an utterance (asr.vad.Endpointer)
     barge_in: bool = True
     barge_in_ignore_ms: int = 300  # speech in the first part of a prompt never barges in
     barge_in_frames: int = 6  # consecutive voiced 20 ms frames needed to barge in
@@ -299,12 +300,13 @@ class CallSession:
         self._rec_t0: float | None = None
         self._answered_at = 0.0
         # media-in state
-        self._endpointer = Endpointer(sample_rate=SLIN16)
+        self._endpointer = Endpointer(sample_rate=SLIN16, trailing_silence_ms=self.opt.endpoint_silence_ms)
         self._vad = webrtcvad.Vad(3)
         self._stream_t0 = 0.0
         self._stream_s = 0.0
         self._voiced_run = 0
         self._speech_started_s: float | None = None
+        self._pump_waiting = False
         # speaking state
         self._barge_armed = False
         self._barge_fired = False
@@ -837,31 +839,62 @@ class CallSession:
     async def _pump_media(self) -> None:
         media = self.media
         assert media is not None
+        padder = asyncio.create_task(self._pad_silence(), name=f"{self.call_id}-pad")
+        caught_up = 0
+        try:
+            while True:
+                self._pump_waiting = True
+                try:
+                    frame = await media.read()
+                except MediaClosed:
+                    if not self._transferred:
+                        self._inbox.put_nowait(_Item("media_closed", time.monotonic()))
+                    return
+                self._pump_waiting = False
+                if frame is None:
+                    continue
+                self._feed(frame, time.monotonic())
+                caught_up += 1
+                if caught_up >= 5:
+                    # read() returns queued frames without yielding: after a stall, let the sender and
+                    # the other calls run between every 100 ms of audio caught up.
+                    caught_up = 0
+                    await asyncio.sleep(0)
+        finally:
+            padder.cancel()
+
+    async def _pad_silence(self) -> None:
+        """A Local channel sends nothing while the patient is silent: keep the stream clock going by
+        feeding silence — but only when the pump is idle (no frame waiting to be read), nothing has
+        arrived for a while, and this ticker ran on time (after a stall, frames may simply not have been
+        read off the socket yet, and silence inserted then would cut into the patient's speech)."""
+        media = self.media
+        assert media is not None
         silent = bytes(media.frame_bytes)
+        last = time.monotonic()
         while True:
-            try:
-                frame = await media.read(timeout=0.06)
-            except MediaClosed:
-                if not self._transferred:
-                    self._inbox.put_nowait(_Item("media_closed", time.monotonic()))
-                return
+            await asyncio.sleep(0.06)
             now = time.monotonic()
-            if frame is None:
-                # A Local channel sends nothing while the patient is silent: keep the stream clock going.
-                behind = (now - self._stream_t0) - self._stream_s
-                if behind > 0.12:
-                    for _ in range(int((behind - 0.06) / FRAME_S)):
-                        self._feed(silent, now)
+            on_time, last = now - last < 0.15, now
+            if not (on_time and self._pump_waiting):
                 continue
-            self._feed(frame, now)
+            received = media.stats.last_frame_received_at or 0.0
+            behind = (now - self._stream_t0) - self._stream_s
+            if behind > 0.12 and now - received > 0.12:
+                for _ in range(int((behind - 0.06) / FRAME_S)):
+                    self._feed(silent, now)
 
     def _feed(self, frame: bytes, now: float) -> None:
         self._stream_s += FRAME_S
-        try:
-            voiced = self._vad.is_speech(frame, SLIN16)
-        except Exception:  # noqa: BLE001 - a malformed frame: count it as unvoiced
-            voiced = False
-        self._voiced_run = self._voiced_run + 1 if voiced else 0
+        if self._barge_armed and not self._barge_fired:
+            # Our own VAD verdicts only while a barge-in is possible (the endpointer's are internal).
+            try:
+                voiced = self._vad.is_speech(frame, SLIN16)
+            except Exception:  # noqa: BLE001 - a malformed frame: count it as unvoiced
+                voiced = False
+            self._voiced_run = self._voiced_run + 1 if voiced else 0
+        else:
+            self._voiced_run = 0
         for ev in self._endpointer.feed(frame):
             if isinstance(ev, SpeechStarted):
                 self._speech_started_s = ev.at_s

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 FLOWS = HERE / "flows"
 DATA = HERE / "data"
-FIXTURES = Path("/work/shared/fixtures/speech")
+FIXTURES = REPO / "tests" / "fixtures" / "speech"
 APP = "followup-e2e"
 
 
@@ -112,6 +112,8 @@ SCENARIOS: dict[str, Scenario] = {
     "transfer_failed": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17")]),
     "transfer_agent": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17"), {"wait": 10}, {"hangup": True, "now": True}],
                                options={"agent_endpoint": "Local/echo@patients"}),
+    "opt_out": Scenario("e2e_short", "zh", [say("zh01"), say("zh20")], db="postgresql"),
+    "callback": Scenario("e2e_short", "en", [say("en01"), say("en12")]),
     "busy": Scenario("e2e_short", "zh", {"busy": True}),
     "no_answer": Scenario("e2e_short", "zh", {"no_answer": True}, options={"originate_timeout_s": 3}),
     "hangup": Scenario("e2e_short", "zh", [say("zh01"), {"hangup": True}]),

@@ -14,15 +14,16 @@ from e2e_helpers import Result, read_wav, turns_of, window_rms
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import db
+from models import db, store
 from models.calls import Answer, CallAttempt, Turn
 from models.campaigns import CallTask
 from models.escalations import Escalation
+from models.patients import Patient
 
 BP = {"systolic": 135, "diastolic": 85}
 ANSWERED = ["zh_full", "en_full", "complaint_zh", "complaint_en", "no_input", "barge_in", "dtmf", "greeting",
             "transfer_agent",
-            "audiosocket", "events_drop", "transfer_failed", "hangup"]
+            "audiosocket", "events_drop", "transfer_failed", "hangup", "opt_out", "callback"]
 
 
 def ok(calls: dict[str, Result], name: str) -> Result:
@@ -175,6 +176,31 @@ def test_transfer_to_a_configured_agent(calls: dict[str, Result]) -> None:
     assert last.speaker == "bot" and "正在为您转接" in last.text and "回电" not in last.text
     got = check_stored(r)
     assert got["escalations"] == [] and got["attempt"].outcome == "transferred"
+
+
+@pytest.mark.calls("opt_out")
+def test_opt_out_goes_on_the_do_not_call_list(calls: dict[str, Result]) -> None:
+    """"以后别给我打电话了": outcome opt_out and the patient's number on the do-not-call list at once."""
+    r = ok(calls, "opt_out")
+    assert r.report.outcome == "opt_out" and r.report.do_not_call
+    check_stored(r)
+    engine = db.make_engine(r.db_url)
+    try:
+        with Session(engine) as s:
+            phone = s.get(Patient, r.patient_id).phone
+            assert store.is_do_not_call(s, phone)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.calls("callback")
+def test_call_back_later(calls: dict[str, Result]) -> None:
+    """"I'm driving, call me back later": outcome callback_requested (no time named: the campaign's next
+    slot, so no callback time on the task)."""
+    r = ok(calls, "callback")
+    assert r.report.outcome == "callback_requested" and r.report.callback_at is None
+    got = check_stored(r)
+    assert got["task"].last_outcome == "callback_requested" and got["task"].callback_at is None
 
 
 @pytest.mark.calls("busy", "no_answer")
