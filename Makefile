@@ -20,10 +20,11 @@ models: setup
 test: setup services models
 	$(BIN)/python -m pytest -q
 
-demo: setup
+demo: setup models
 	@$(BIN)/followup db upgrade
 	@$(BIN)/followup simulate discharge_general --lang zh --script docs/demo/discharge_zh.txt --now 2026-11-25T10:00:00
 	@$(BIN)/followup simulate outpatient_satisfaction --lang zh --script docs/demo/outpatient_complaint_zh.txt --now 2026-11-25T10:00:00
+	@deploy/demo_calls.sh
 
 lint: setup
 	$(BIN)/ruff check .

@@ -99,6 +99,7 @@ def main(args: argparse.Namespace | list[str] | None = None, stdout: TextIO | No
     logging.basicConfig(level=getattr(logging, str(settings.log_level).upper(), logging.INFO), stream=err,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from dialer.simpatient import PatientScriptError
     from flows.loader import find_flow
