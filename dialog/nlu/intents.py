@@ -196,8 +196,12 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
         ),
         _p(
             r"\bcall (?:me |us )?(?:back|later|again later|another time|tomorrow|tonight|this (?:evening|afternoon|morning)|"
-            r"in (?:an|a|\d+|half)|after)\b|\b(?:ring|phone) (?:me )?back\b|\bcall back\b|\btry (?:me )?(?:again )?(?:later|"
-            r"tomorrow|another time|some other time|this evening|tonight)\b|\bnot a (?:good|great|convenient) time\b|"
+            r"in (?:an|a|\d+|half)|after)\b|\b(?:ring|phone) (?:me )?back\b|\bcall back\b|(?<!\bi will )(?<!\bwe will )(?<!\bi )\btry (?:me )?(?:again )?(?:later|"
+            r"tomorrow|another time|some other time|this (?:evening|afternoon|morning)|tonight|in the (?:morning|afternoon|"
+            r"evening)|(?:at|after|around|about) (?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon)|"
+            r"in (?:an|a|\d+|half|one|two|three|few|a few|ten|twenty|thirty)\b)|"
+            r"\b(?:call|ring|phone) (?:me |us )?again (?:later|tomorrow|another time|some other time|tonight|"
+            r"this (?:evening|afternoon|morning)|in the (?:morning|afternoon|evening)|(?:at|after|around|about|in) \w+)\b|\bnot a (?:good|great|convenient) time\b|"
             r"\bbad time\b|\bi am (?:currently |just |really |a bit |kind of |very |so )?(?:busy|driving|working|in a meeting|"
             r"at work|in class|in the car|on the road|on a train|on the train|eating|cooking|at dinner|having dinner|"
             r"with a customer|in the middle of)\b|\b(?:busy|driving) (?:right )?now\b|\bcan not (?:talk|speak|take (?:the|your|"
@@ -321,6 +325,27 @@ PATTERNS: dict[str, tuple[_Pat, ...]] = {
             r"meal)|all the time|the whole (?:time|stay|week)|for days|day after day)\b|"
             r"\b(?:cold|awful|terrible|inedible|disgusting) (?:food|meals?)\b",
             weak=True,
+        ),
+        # A hospital service, system or skill with a strongly negative predicate, often in a clause after the answer
+        # (没有，不过你们那个挂号系统太难用了; 三十六度八，不过护士打针手法太差了; 收费一点都不透明). The noun is needed:
+        # 不太满意 / 有点疼 / 不太好 stay plain answers, 系统 must be the hospital's (not 消化系统), and 服务 is left out
+        # (服务太差了 is a scale answer, docs/nlu.md).
+        _p(
+            r"(?:(?:挂号|预约|缴费|自助|排号|叫号|信息|网上|线上|医院|你们(?:那个|这个|的)?)(?:的)?(?:系统|平台|软件|app|小程序|"
+            r"公众号|网站|机器|自助机)|自助机|小程序|公众号|(?:医院|你们)(?:的)?(?:app|网站)|流程|导诊|指示牌|标识|"
+            r"(?:管理|秩序)(?=(?:也|都)?(?:太|很|特别|非常|真|实在)?(?:乱|混乱)))"
+            r"(?:也|都|实在|真的?|简直)?(?:(?:太|很|特别|非常|十分|真|超|好|极其|相当|一点都|一点也|根本|完全|实在)(?:是)?"
+            r"(?:难用|不好用|差劲|差|烂|乱|混乱|慢|不透明|不合理|糟糕|垃圾|离谱|不靠谱|复杂|繁琐|麻烦)|难用|不好用|"
+            r"混乱|一团糟|垃圾)",
+            weak=True,
+        ),
+        _p(
+            r"(?:(?:打针|扎针|抽血|输液|换药|穿刺|护理|手术|缝针)?(?:的)?(?:手法|技术)|技术水平|医术(?:水平)?|业务水平)"
+            r"(?:也|都|实在|真的?|简直)?(?:太|很|特别|非常|十分|真|超|好|极其|相当|一点都|一点也|根本|完全|实在)?"
+            r"(?:(?:太|很|特别|非常|十分|真|超|好|极其|相当|实在)(?:差劲|差|烂|粗|粗暴|糟糕|不行)|垃圾|不专业|不熟练|生疏|"
+            r"一点都不(?:专业|熟练|行)|根本不行)|"
+            r"(?:收费|费用|账单|价格|药费|医药费|住院费|检查费)(?:也|都|实在|真的?|简直)?(?:一点都|一点也|根本|完全|太|很|特别|非常)"
+            r"(?:不透明|不合理|不清楚|不明白|乱)"
         ),
     ),
     "praise": (

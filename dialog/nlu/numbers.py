@@ -272,14 +272,18 @@ def cn_to_digits(text: str, clock: bool = False) -> str:
     return _post_digits("".join(out), clock)
 
 
+# Measure words of a dose that take 半 (半片, 一片半, 两粒半), in number slots only.
+_HALF_UNITS = r"片|粒|颗|袋|包|支|瓶|杯|碗|勺|滴|格"
+
+
 def _post_digits(text: str, clock: bool) -> str:
     text = re.sub(r"%之\s*(\d+(?:\.\d+)?)", r"\1%", text)
     text = text.replace("%之", "百分之")
     if not clock:
         text = re.sub(r"(\d+)度(\d)(?![\d.])", r"\1.\2度", text)  # 36度8
         text = re.sub(r"(\d+)(个)?半(?!年|夜|天|月)", r"\1.5\2", text)  # 一个半 → 1.5个
-        text = re.sub(r"(\d+)(斤|公斤|块|岁)半", r"\1.5\2", text)  # 两斤半
-        text = re.sub(r"(?<![\d.])半(?=个|小时|钟头|斤)", "0.5", text)
+        text = re.sub(r"(\d+)(斤|公斤|块|岁|" + _HALF_UNITS + r")半", r"\1.5\2", text)  # 两斤半, 一片半
+        text = re.sub(r"(?<![\d.])半(?=个|小时|钟头|斤|" + _HALF_UNITS + r")", "0.5", text)  # 半片, 半个
     return text
 
 
