@@ -17,7 +17,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -266,12 +266,16 @@ class MediaTransport:
                 w.cancel()
 
     async def _write_checked(self, chunk: bytes) -> None:
+        await self._send_guarded(self._write_frames(chunk), "send")
+
+    async def _send_guarded(self, send: Awaitable[None], what: str) -> None:
+        """Await one send within the send time limit; a send that fails or times out closes the media."""
         try:
             async with asyncio.timeout(self.send_timeout):
-                await self._write_frames(chunk)
+                await send
         except TimeoutError:
             # A send that cannot complete means a dead peer: give up on the connection.
-            await self._abort(f"send timed out after {self.send_timeout} s")
+            await self._abort(f"{what} timed out after {self.send_timeout} s")
             raise MediaClosed(self.close_reason) from None
         except MediaClosed:
             raise

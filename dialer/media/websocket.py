@@ -231,17 +231,7 @@ class WebsocketMedia(MediaTransport):
 
     async def command(self, text: str) -> None:
         """Send one text command (see module docstring), with the send time limit."""
-        try:
-            async with asyncio.timeout(self.send_timeout):
-                await self._send(text)
-        except TimeoutError:
-            await self._abort(f"send of {text.split()[0]} timed out")
-            raise MediaClosed(self.close_reason) from None
-        except MediaClosed:
-            raise
-        except Exception as exc:
-            await self._abort(f"send failed: {type(exc).__name__}: {exc}")
-            raise MediaClosed(self.close_reason) from exc
+        await self._send_guarded(self._send(text), f"send of {text.split()[0]}")
 
     async def _flush_remote(self) -> None:
         # Marks queued in Asterisk are flushed with the audio: they will never be reported.

@@ -332,6 +332,25 @@ _ZH = {
         NOISE,
     ),
 }
+# English short answers ("I am", "I did") are answers only at the end of a clause: "I am fine" is not "yes".
+_SHORT_AUX: tuple[str, ...] = (
+    "i am",
+    "i do",
+    "i did",
+    "i have",
+    "it does",
+    "it is",
+    "i was",
+    "there is",
+    "i will",
+    "i can",
+    "it has",
+    "it did",
+    "they do",
+    "they did",
+    "yes i am",
+)
+
 _EN = {
     **dict.fromkeys(
         [
@@ -364,21 +383,7 @@ _EN = {
             "this is she",
             "that is me",
             "it is me",
-            "i am",
-            "i do",
-            "i did",
-            "i have",
-            "it does",
-            "it is",
-            "i was",
-            "there is",
-            "i will",
-            "i can",
-            "it has",
-            "it did",
-            "they do",
-            "they did",
-            "yes i am",
+            *_SHORT_AUX,
             "i sure did",
             "sure did",
             "all the time",
@@ -574,25 +579,7 @@ _ASIDE = re.compile(
 )
 
 
-# English short answers ("I am", "I did") are answers only at the end of a clause: "I am fine" is not "yes".
 _PROBABLY = {"probably", "likely", "most likely", "i guess", "应该", "大概", "估计", "可能"}
-_SHORT_AUX = {
-    "i am",
-    "i do",
-    "i did",
-    "i have",
-    "it does",
-    "it is",
-    "i was",
-    "there is",
-    "i will",
-    "i can",
-    "it has",
-    "it did",
-    "they do",
-    "they did",
-    "yes i am",
-}
 
 
 # 有点/有些 before a negated word is a degree adverb, not presence: 有些不太清楚, 有点不清楚 describe (false),
