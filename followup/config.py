@@ -47,6 +47,12 @@ class Settings:
     tts_zh: str = "espeak"
     tts_en: str = "espeak"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The web console (console/, `followup console`). An empty secret key means a random one per process:
+    # sessions then end when the console restarts. Sessions expire after this many idle minutes.
+    console_host: str = "127.0.0.1"
+    console_port: int = 8000
+    console_secret_key: str = ""
+    console_session_minutes: int = 480
     log_level: str = "INFO"
 
     @property
