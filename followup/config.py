@@ -53,6 +53,20 @@ class Settings:
     console_port: int = 8000
     console_secret_key: str = ""
     console_session_minutes: int = 480
+    # Post-call jobs (dialer/jobs.py, docs/jobs.md). Answers are POSTed to the webhook (the hospital's HIS)
+    # when set, signed with HMAC-SHA256 when a secret is set; retried after each interval (seconds; the
+    # last repeats) up to webhook_retries times. escalation_routes: a JSON file or inline JSON routing
+    # table; qa_sample_rate: share of completed calls sampled for second-level review (二级回访); qa_seed
+    # makes the sample reproducible (empty: random).
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_timeout_s: int = 10
+    webhook_retries: int = 5
+    webhook_retry_intervals: str = "10,60,300,900,3600"
+    escalation_routes: str = ""
+    default_department: str = "随访中心"
+    qa_sample_rate: float = 0.3
+    qa_seed: str = ""
     log_level: str = "INFO"
 
     @property
@@ -80,6 +94,11 @@ class Settings:
                     values[f.name] = int(raw)
                 except ValueError:
                     raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+            elif f.type in ("float", float):
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise ValueError(f"{key} must be a number, got {raw!r}") from None
             else:
                 values[f.name] = raw
         settings = cls(**values)  # type: ignore[arg-type]
