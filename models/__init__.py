@@ -7,6 +7,7 @@ Timestamps are stored in UTC and always read back timezone-aware; see ``models.t
 from models.base import Base
 from models.calls import Answer, CallAttempt, Turn
 from models.campaigns import CallTask, Campaign
+from models.console import CallTag, ConsoleSession, EscalationNote, QaScore
 from models.do_not_call import DoNotCall
 from models.escalations import Escalation
 from models.patients import Patient, Visit
@@ -17,11 +18,15 @@ __all__ = [
     "AuditLog",
     "Base",
     "CallAttempt",
+    "CallTag",
     "CallTask",
     "Campaign",
+    "ConsoleSession",
     "DoNotCall",
     "Escalation",
+    "EscalationNote",
     "Patient",
+    "QaScore",
     "Turn",
     "User",
     "Visit",

@@ -31,6 +31,7 @@ class Escalation(Timestamps, Base):
         one_of("kind", ESCALATION_KINDS),
         one_of("status", ESCALATION_STATUSES),
         Index(None, "status", "department"),
+        Index(None, "updated_at"),  # the console's live queue polls for rows changed since its last look
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

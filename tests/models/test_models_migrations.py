@@ -35,6 +35,10 @@ TABLES = {
     "users",
     "do_not_call",
     "audit_log",
+    "console_sessions",
+    "qa_scores",
+    "call_tags",
+    "escalation_notes",
 }
 
 
