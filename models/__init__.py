@@ -11,7 +11,9 @@ from models.console import CallTag, ConsoleSession, EscalationNote, QaScore
 from models.do_not_call import DoNotCall
 from models.escalations import Escalation
 from models.patients import Patient, Visit
+from models.qa import QaSample
 from models.users import AuditLog, User
+from models.webhooks import WebhookDelivery
 
 __all__ = [
     "Answer",
@@ -26,8 +28,10 @@ __all__ = [
     "Escalation",
     "EscalationNote",
     "Patient",
+    "QaSample",
     "QaScore",
     "Turn",
     "User",
     "Visit",
+    "WebhookDelivery",
 ]

@@ -62,3 +62,6 @@ ESCALATION_KINDS: tuple[str, ...] = (
 ESCALATION_STATUSES: tuple[str, ...] = ("open", "assigned", "resolved")
 
 USER_ROLES: tuple[str, ...] = ("admin", "supervisor", "agent", "quality")
+
+# Delivery of a call's answers to the hospital's webhook (models.webhooks.WebhookDelivery).
+WEBHOOK_STATUSES: tuple[str, ...] = ("pending", "retrying", "delivered", "failed")

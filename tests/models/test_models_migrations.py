@@ -39,6 +39,8 @@ TABLES = {
     "qa_scores",
     "call_tags",
     "escalation_notes",
+    "webhook_deliveries",
+    "qa_samples",
 }
 
 
