@@ -55,6 +55,8 @@ class Settings:
     tts_zh: str = "espeak"
     tts_en: str = "espeak"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Global cap on concurrent calls of one engine (its Asterisk/trunk), across every campaign.
+    max_calls: int = 30
     # The web console (console/, `followup console`). An empty secret key means a random one per process:
     # sessions then end when the console restarts. Sessions expire after this many idle minutes.
     console_host: str = "127.0.0.1"
