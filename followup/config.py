@@ -85,6 +85,10 @@ class Settings:
     drain_timeout_s: int = 120
     dial_template: str = "PJSIP/{number}@trunk"
     ring_timeout_s: int = 30
+    # Patient imports (models/imports.py, docs/import.md): the key of Patient.phone_hash (HMAC-SHA256 of
+    # the E.164 number; set a hospital-wide secret so hashes cannot be looked up) and rows per batch.
+    phone_hash_key: str = ""
+    import_batch_rows: int = 2000
     log_level: str = "INFO"
 
     @property
