@@ -77,11 +77,9 @@ class Settings:
     default_department: str = "随访中心"
     qa_sample_rate: float = 0.3
     qa_seed: str = ""
-    # The campaign engine (`followup run`, docs/engine.md): at most max_calls live calls per engine process
-    # across all campaigns (a trunk's/Asterisk's capacity); on SIGTERM live calls may finish for
-    # drain_timeout_s before the rest are hung up. dial_template: what a patient's number is dialled as
-    # ({number} = E.164 with +, {digits} = without); FOLLOWUP_RING_TIMEOUT_S: ringing before no_answer.
-    max_calls: int = 10
+    # The campaign engine (`followup run`, docs/engine.md; max_calls above): on SIGTERM live calls may
+    # finish for drain_timeout_s before the rest are hung up. dial_template: what a patient's number is
+    # dialled as ({number} = E.164 with +, {digits} = without); ring_timeout_s: ringing before no_answer.
     drain_timeout_s: int = 120
     dial_template: str = "PJSIP/{number}@trunk"
     ring_timeout_s: int = 30
