@@ -52,6 +52,9 @@ class Campaign(Timestamps, Base):
     flow_id: Mapped[str] = mapped_column(String(100))
     language: Mapped[str | None] = mapped_column(String(2))  # NULL: each patient's own language
     status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft", index=True)
+    # Why the status last changed ("paused by the circuit breaker: 8 of 10 calls failed in 300 s").
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None]
     timezone: Mapped[str] = mapped_column(
         String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
     )
@@ -82,6 +85,7 @@ class CallTask(Timestamps, Base):
         one_of("status", TASK_STATUSES),
         one_of("last_outcome", ATTEMPT_OUTCOMES),
         Index(None, "status", "due_at"),
+        Index(None, "campaign_id", "status", "due_at"),  # the engine's per-campaign claim query
         # An importer sets dedupe_key (e.g. "visit:<HIS id>:day3") so re-importing the same export cannot
         # queue a patient twice; NULL keys are not deduplicated.
         UniqueConstraint("campaign_id", "dedupe_key"),
@@ -101,6 +105,8 @@ class CallTask(Timestamps, Base):
     lease_expires_at: Mapped[datetime | None]
     last_outcome: Mapped[str | None] = mapped_column(String(32))
     callback_at: Mapped[datetime | None]  # the patient asked to be called back then
+    # Retries used so far per outcome, {"busy": 2, "callback_requested": 1} (dialer.retry.retry_key).
+    retries: Mapped[dict[str, Any] | None]
 
     campaign: Mapped[Campaign] = relationship(back_populates="call_tasks")
     patient: Mapped[Patient] = relationship(back_populates="call_tasks")
