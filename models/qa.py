@@ -34,7 +34,9 @@ class QaSample(CreatedAt, Base):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("call_attempts.id", ondelete="CASCADE"), unique=True)
     department: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(32), default="random", server_default="random")
-    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     reviewed_at: Mapped[datetime | None]
 
     attempt: Mapped[CallAttempt] = relationship()
