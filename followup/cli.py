@@ -119,6 +119,12 @@ def cmd_call(args: argparse.Namespace) -> int:
     return call.main(args)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from dialer import run
+
+    return run.main(args)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from models.db import upgrade
 
@@ -180,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_call_arguments(c)
     c.set_defaults(func=cmd_call)
+
+    r = sub.add_parser("run", help="run the campaign engine: claim due call tasks and place the calls")
+    from dialer.run import add_arguments as add_run_arguments
+
+    add_run_arguments(r)
+    r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_cmd", required=True)
