@@ -62,6 +62,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster commits
         finally:
             cursor.close()
+        # The transcript-search triggers on turns call it (migration 0005): every connection needs it.
+        from models.search import register_sqlite_functions
+
+        register_sqlite_functions(dbapi_connection)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

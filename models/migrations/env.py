@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 
 import models
 from models.db import make_engine
+from models.search import is_search_structure
 
 config = context.config
 
@@ -25,9 +26,17 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = config.attributes.get("target_metadata", models.Base.metadata)
 
 
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    # Transcript search (migration 0005) adds an FTS5 table on SQLite and a generated column and GIN index
+    # on PostgreSQL in raw SQL; they are not in the models, so they are not drift.
+    table_name = getattr(getattr(obj, "table", None), "name", None)
+    return not (reflected and compare_to is None and is_search_structure(name, type_, table_name))
+
+
 def _options(dialect_name: str) -> dict[str, Any]:
     return {
         "target_metadata": target_metadata,
+        "include_object": _include_object,
         "render_as_batch": dialect_name == "sqlite",
         "compare_type": True,
         "compare_server_default": True,

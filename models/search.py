@@ -1,0 +1,228 @@
+"""Transcript full-text search for the console: ``search_turns(session, "护士态度", ...)``.
+
+Works on SQLite (FTS5 table ``turns_fts``) and PostgreSQL (generated tsvector ``turns.search_tsv`` with
+a GIN index), both built by migration 0005 from the dictionary-free tokens of ``models.search_text``:
+searching 态度 finds 护士态度太差了, English is case-insensitive, several terms must all match, a quoted
+"phrase" must match as a whole.
+
+Results come newest first by turn id (turns are written as they are spoken, so a larger id is a later
+turn; ordering by the index's own key lets both backends stop after one page instead of sorting every
+match). ``total`` is exact up to ``COUNT_CAP`` matches, after which it says "more than".
+
+The query string is untrusted: bad input raises ``ValueError`` (the console answers 4xx); the raw text
+never reaches SQL (see ``models.search_text``), and filters go in as bound parameters.
+"""
+
+from __future__ import annotations
+
+import html
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import bindparam, cast, column, func, literal_column, select, table, text
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import Session
+
+from models.calls import CallAttempt, Turn
+from models.campaigns import CallTask
+from models.patients import Visit
+from models.search_text import Query, highlight, index_text, parse_query
+from models.vocab import ATTEMPT_OUTCOMES, SPEAKERS
+
+__all__ = [
+    "COUNT_CAP",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "Hit",
+    "SearchResult",
+    "is_search_structure",
+    "register_sqlite_functions",
+    "search_turns",
+]
+
+COUNT_CAP = 1000
+MAX_LIMIT = 200
+MAX_OFFSET = 10_000  # deeper pages cost a scan each; narrow the search instead
+
+SQLITE_FTS_TABLE = "turns_fts"
+PG_COLUMN = "search_tsv"
+PG_INDEX = "ix_turns_search_tsv"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching turn. ``snippet``: ``(text, matched)`` parts of the turn's text (plain text)."""
+
+    turn_id: int
+    attempt_id: int
+    seq: int
+    speaker: str
+    text: str
+    started_at: datetime
+    snippet: tuple[tuple[str, bool], ...]
+
+    @property
+    def snippet_html(self) -> str:
+        """The snippet as HTML: parts escaped, matches in ``<mark>``."""
+        return "".join(
+            f"<mark>{html.escape(part)}</mark>" if matched else html.escape(part)
+            for part, matched in self.snippet
+        )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of hits, newest first. ``total``: matches counted, exact unless ``total_exact`` is False
+    (then there are more than ``total``). ``has_more``: a next page exists."""
+
+    hits: tuple[Hit, ...]
+    total: int
+    total_exact: bool
+    has_more: bool
+    limit: int
+    offset: int
+
+
+def register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
+    """Register ``followup_search_tokens(text)``, which the FTS triggers of migration 0005 call."""
+    dbapi_connection.create_function("followup_search_tokens", 1, index_text, deterministic=True)
+
+
+def is_search_structure(name: str | None, type_: str, table_name: str | None = None) -> bool:
+    """Whether a reflected schema object belongs to transcript search (created by migration 0005 in raw
+    SQL, not declared in the models): the model/migration drift check leaves these out."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name == SQLITE_FTS_TABLE or name.startswith(SQLITE_FTS_TABLE + "_")  # FTS5 shadow tables
+    if type_ == "column":
+        return table_name == "turns" and name == PG_COLUMN
+    if type_ == "index":
+        return name == PG_INDEX
+    return False
+
+
+def _check_text(name: str, value: object, max_len: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len or "\x00" in value:
+        raise ValueError(f"{name} must be a non-empty text of at most {max_len} characters")
+    return value
+
+
+def _bound(name: str, value: date | datetime, tz: tzinfo, *, end: bool) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError(f"{name}: give a timezone-aware time")
+        return value
+    if isinstance(value, date):
+        day = value + timedelta(days=1) if end else value  # date_to includes its whole day
+        return datetime.combine(day, time(), tzinfo=tz)
+    raise ValueError(f"{name} must be a date or a datetime")
+
+
+def search_turns(
+    session: Session,
+    query: str,
+    *,
+    campaign_id: int | None = None,
+    speaker: str | None = None,
+    date_from: date | datetime | None = None,
+    date_to: date | datetime | None = None,
+    outcome: str | None = None,
+    department: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    tz: tzinfo = UTC,
+) -> SearchResult:
+    """Turns whose text matches ``query``, newest first, one page of ``limit`` from ``offset``.
+
+    Filters: the attempt's campaign, outcome and start time (``date_from`` inclusive; ``date_to``: a date
+    includes that whole day, a datetime is an exclusive bound; dates are days in ``tz``), the turn's
+    speaker (bot/patient/agent), the visit's department. Raises ValueError for an unusable query or
+    filter, with a message meant for the person who typed it.
+    """
+    parsed = parse_query(query)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}")
+    if speaker is not None and speaker not in SPEAKERS:
+        raise ValueError(f"speaker must be one of {', '.join(SPEAKERS)}")
+    if outcome is not None and outcome not in ATTEMPT_OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(ATTEMPT_OUTCOMES)}")
+    if campaign_id is not None and (
+        isinstance(campaign_id, bool) or not isinstance(campaign_id, int) or not 1 <= campaign_id < 2**63
+    ):
+        raise ValueError("campaign must be a positive whole number")
+    if department is not None:
+        _check_text("department", department, 100)
+    start = _bound("date_from", date_from, tz, end=False) if date_from is not None else None
+    stop = _bound("date_to", date_to, tz, end=True) if date_to is not None else None
+
+    dialect = session.get_bind().dialect.name
+    key, stmt = _matching(dialect, parsed)
+    stmt = stmt.join(CallAttempt, CallAttempt.id == Turn.attempt_id)
+    if campaign_id is not None or department is not None:
+        stmt = stmt.join(CallTask, CallTask.id == CallAttempt.task_id)
+    if department is not None:
+        stmt = stmt.join(Visit, Visit.id == CallTask.visit_id).where(Visit.department == department)
+    if campaign_id is not None:
+        stmt = stmt.where(CallTask.campaign_id == campaign_id)
+    if speaker is not None:
+        stmt = stmt.where(Turn.speaker == speaker)
+    if outcome is not None:
+        stmt = stmt.where(CallAttempt.outcome == outcome)
+    if start is not None:
+        stmt = stmt.where(CallAttempt.started_at >= start)
+    if stop is not None:
+        stmt = stmt.where(CallAttempt.started_at < stop)
+
+    rows = session.execute(
+        stmt.add_columns(Turn.id, Turn.attempt_id, Turn.seq, Turn.speaker, Turn.text, CallAttempt.started_at)
+        .order_by(key.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if offset == 0 and not has_more:
+        total, exact = len(rows), True  # the page holds every match: no count query
+    else:
+        counted = session.scalar(
+            select(func.count()).select_from(stmt.add_columns(key).limit(COUNT_CAP + 1).subquery())
+        )
+        total = min(int(counted or 0), COUNT_CAP)
+        exact = (counted or 0) <= COUNT_CAP
+    hits = tuple(
+        Hit(
+            turn_id=row.id,
+            attempt_id=row.attempt_id,
+            seq=row.seq,
+            speaker=row.speaker,
+            text=row.text,
+            started_at=row.started_at,
+            snippet=tuple(highlight(row.text, parsed)),
+        )
+        for row in rows
+    )
+    return SearchResult(hits, total, exact, has_more, limit, offset)
+
+
+def _matching(dialect: str, parsed: Query) -> tuple[Any, Any]:
+    """The ordering key and a SELECT (no columns yet) of the turns matching ``parsed``."""
+    if dialect == "sqlite":
+        fts = table(SQLITE_FTS_TABLE, column("rowid"))
+        key = fts.c.rowid  # FTS5 walks its index in rowid order: ORDER BY rowid DESC LIMIT stops early
+        stmt = (
+            select()
+            .select_from(fts)
+            .join(Turn, Turn.id == fts.c.rowid)
+            .where(text(f"{SQLITE_FTS_TABLE} MATCH :search_match").bindparams(search_match=parsed.fts5()))
+        )
+        return key, stmt
+    if dialect == "postgresql":
+        tsv = literal_column(f"turns.{PG_COLUMN}")
+        match = tsv.op("@@")(cast(bindparam("search_tsquery", parsed.tsquery()), TSQUERY))
+        return Turn.id, select().select_from(Turn).where(match)
+    raise NotImplementedError(f"transcript search is not implemented for {dialect}")
