@@ -34,6 +34,20 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class SpeechPaused:
+    """Speech has paused for ``pause_ms`` (``Endpointer(pause_ms=…)``) but the utterance is not over yet.
+
+    ``audio`` is exactly what ``SpeechEnded.audio`` will be if the speech does not resume before the
+    endpoint (``end_s`` equal): a recogniser can start on it early (speculative decoding) and its result
+    be used when the ``SpeechEnded`` with the same ``start_s``/``end_s`` arrives.
+    """
+
+    start_s: float
+    end_s: float
+    audio: np.ndarray = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class SpeechEnded:
     """Speech from ``start_s`` to ``end_s`` (stream seconds); ``audio`` is that span plus ``pad_ms`` each side
     (float32 at the endpointer's rate). ``forced`` is True when ``max_speech_s`` cut the utterance."""
@@ -56,11 +70,21 @@ class Segment:
     end_s: float
 
 
+EndpointEvent = SpeechStarted | SpeechPaused | SpeechEnded
+
+
 class Endpointer:
     """Streaming speech start/end detection. Not thread-safe: one per audio stream.
 
     ``feed()`` takes float32 samples or 16-bit little-endian PCM bytes at ``sample_rate`` and returns the
     events that the new audio completed; ``flush()`` ends the stream (closing an open utterance).
+    ``pause_ms`` > 0 adds a ``SpeechPaused`` event once per pause of that length inside an utterance
+    (it should be ≥ ``pad_ms`` so that its audio is the final one); ``trailing_silence_ms`` can be changed
+    between utterances (``set_trailing_silence``).
+
+    Per frame the work is one WebRTC VAD call on a slice of the PCM bytes and a few counters: frames are
+    kept as bytes and turned into float32 only when an utterance's audio is handed out (this runs on the
+    event loop for every 20 ms of every call).
     """
 
     def __init__(
@@ -73,6 +97,7 @@ class Endpointer:
         start_window_ms: int = 300,
         pad_ms: int = 200,
         max_speech_s: float = 15.0,
+        pause_ms: int = 0,
     ) -> None:
         if sample_rate not in VAD_RATES:
             raise ValueError(f"the WebRTC VAD needs a rate in {VAD_RATES}, got {sample_rate}")
@@ -80,110 +105,165 @@ class Endpointer:
             raise ValueError(f"the WebRTC VAD needs 10, 20 or 30 ms frames, got {frame_ms}")
         if not 0 <= mode <= 3:
             raise ValueError(f"VAD mode must be 0..3, got {mode}")
+        if pause_ms < 0:
+            raise ValueError(f"pause_ms must be ≥ 0, got {pause_ms}")
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
         self._vad = webrtcvad.Vad(mode)
         self._frame_len = sample_rate * frame_ms // 1000
+        self._frame_b = 2 * self._frame_len
         self._frame_s = frame_ms / 1000.0
         self._min_speech = max(1, min_speech_ms // frame_ms)
         self._start_window = max(self._min_speech, start_window_ms // frame_ms)
-        self._trailing = max(1, trailing_silence_ms // frame_ms)
         self._pad = pad_ms // frame_ms
+        self._pause = pause_ms // frame_ms if pause_ms else 0
         self._max_frames = int(max_speech_s * 1000) // frame_ms
-        self._pending = np.zeros(0, np.float32)
+        self._pending = b""
         self._frames_seen = 0
-        # Recent (voiced, samples) frames before a start: the start window plus the padding kept before it.
-        self._history: collections.deque[tuple[bool, np.ndarray]] = collections.deque(
+        # Before a start: recent (voiced, frame) pairs — the start window plus the padding kept before it —
+        # and the voiced flags of the start window with their running sum.
+        self._history: collections.deque[tuple[bool, bytes]] = collections.deque(
             maxlen=self._start_window + self._pad
         )
+        self._window: collections.deque[bool] = collections.deque(maxlen=self._start_window)
+        self._window_sum = 0
         self._in_speech = False
         self._start_frame = 0
         self._last_voiced_frame = 0
-        self._recent: collections.deque[bool] = collections.deque(maxlen=self._trailing)
-        self._utterance: list[np.ndarray] = []
+        self._trailing = 1
+        self._recent: collections.deque[bool] = collections.deque(maxlen=1)
+        self._recent_sum = 0
+        self.set_trailing_silence(trailing_silence_ms)
+        self._utterance: list[bytes] = []
         self._utt_first_frame = 0
+        self._paused_at = -1  # last voiced frame when SpeechPaused was last announced
+        self.voiced_run = 0  # consecutive voiced frames up to the last frame fed
+        self.last_voiced = False  # the VAD's verdict on the last frame fed
 
     @property
     def in_speech(self) -> bool:
         """True between a ``SpeechStarted`` and its ``SpeechEnded``."""
         return self._in_speech
 
-    def feed(self, audio: np.ndarray | bytes) -> list[SpeechStarted | SpeechEnded]:
+    @property
+    def trailing_silence_ms(self) -> int:
+        return self._trailing * self.frame_ms
+
+    def set_trailing_silence(self, ms: int) -> None:
+        """Trailing silence that ends an utterance from now on (an utterance in progress keeps the frames
+        it has seen)."""
+        trailing = max(1, ms // self.frame_ms)
+        if trailing == self._trailing:
+            return
+        recent = list(self._recent)[-trailing:]
+        self._trailing = trailing
+        self._recent = collections.deque(recent, maxlen=trailing)
+        self._recent_sum = sum(recent)
+
+    def feed(self, audio: np.ndarray | bytes) -> list[EndpointEvent]:
         """Add audio; return the events it completed, in order."""
         if isinstance(audio, (bytes, bytearray, memoryview)):
-            samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
+            pcm = bytes(audio)
         else:
-            samples = np.asarray(audio, dtype=np.float32)
-        buf = np.concatenate([self._pending, samples]) if self._pending.size else samples
-        events: list[SpeechStarted | SpeechEnded] = []
-        n = len(buf) // self._frame_len
+            pcm = float_to_pcm16(audio)
+        buf = self._pending + pcm if self._pending else pcm
+        fb = self._frame_b
+        n = len(buf) // fb
+        events: list[EndpointEvent] = []
         for i in range(n):
-            frame = buf[i * self._frame_len : (i + 1) * self._frame_len]
-            events.extend(self._frame(frame))
-        self._pending = buf[n * self._frame_len :].copy()
+            ev = self._frame(buf[i * fb : (i + 1) * fb] if n > 1 or len(buf) != fb else buf)
+            if ev:
+                events.extend(ev)
+        self._pending = buf[n * fb :]
         return events
 
-    def flush(self) -> list[SpeechStarted | SpeechEnded]:
+    def flush(self) -> list[EndpointEvent]:
         """End of stream: close an utterance in progress. The endpointer can then be reused."""
-        events: list[SpeechStarted | SpeechEnded] = []
+        events: list[EndpointEvent] = []
         if self._in_speech:
             events.append(self._end(forced=False))
-        self._pending = np.zeros(0, np.float32)
+        self._pending = b""
         self._history.clear()
+        self._window.clear()
+        self._window_sum = 0
+        self.voiced_run = 0
         return events
 
     def is_speech(self, frame: np.ndarray) -> bool:
         """The VAD's verdict on one frame of exactly ``frame_ms`` (float32)."""
         return self._vad.is_speech(float_to_pcm16(frame), self.sample_rate)
 
-    def _frame(self, frame: np.ndarray) -> list[SpeechStarted | SpeechEnded]:
+    def _frame(self, frame: bytes) -> list[EndpointEvent] | None:
         idx = self._frames_seen
         self._frames_seen += 1
-        voiced = self.is_speech(frame)
+        voiced = self._vad.is_speech(frame, self.sample_rate)
+        self.last_voiced = voiced
+        self.voiced_run = self.voiced_run + 1 if voiced else 0
         if not self._in_speech:
             self._history.append((voiced, frame))
-            window = list(self._history)[-self._start_window :]
-            if sum(v for v, _ in window) < self._min_speech:
-                return []
-            # Start: date it at the first voiced frame of the window, keep pad frames before it.
-            first = next(k for k, (v, _) in enumerate(window) if v)
-            hist = list(self._history)
-            first_in_hist = len(hist) - len(window) + first
-            keep_from = max(0, first_in_hist - self._pad)
-            self._utterance = [f for _, f in hist[keep_from:]]
-            self._utt_first_frame = idx - (len(hist) - 1 - keep_from)
-            self._start_frame = idx - (len(hist) - 1 - first_in_hist)
-            self._last_voiced_frame = idx
-            self._in_speech = True
-            self._recent.clear()
-            self._history.clear()
-            return [SpeechStarted(at_s=round(self._start_frame * self._frame_s, 3))]
+            window = self._window
+            if len(window) == window.maxlen and window[0]:
+                self._window_sum -= 1
+            window.append(voiced)
+            self._window_sum += voiced
+            if self._window_sum < self._min_speech:
+                return None
+            return [self._start(idx)]
         self._utterance.append(frame)
-        self._recent.append(voiced)
+        recent = self._recent
+        if len(recent) == recent.maxlen and recent[0]:
+            self._recent_sum -= 1
+        recent.append(voiced)
+        self._recent_sum += voiced
         if voiced:
             self._last_voiced_frame = idx
         if idx - self._start_frame + 1 >= self._max_frames:
             self._last_voiced_frame = idx  # cut here: the speech goes on
             return [self._end(forced=True)]
-        if len(self._recent) == self._trailing and sum(self._recent) <= self._trailing // 10:
+        if len(recent) == self._trailing and self._recent_sum <= self._trailing // 10:
             return [self._end(forced=False)]
-        return []
+        if (self._pause and not voiced and idx - self._last_voiced_frame == self._pause
+                and self._paused_at != self._last_voiced_frame):
+            self._paused_at = self._last_voiced_frame
+            start_s, end_s, audio = self._span()
+            return [SpeechPaused(start_s=start_s, end_s=end_s, audio=audio)]
+        return None
 
-    def _end(self, forced: bool) -> SpeechEnded:
+    def _start(self, idx: int) -> SpeechStarted:
+        # Date the start at the first voiced frame of the window, keep pad frames before it.
+        hist = list(self._history)
+        window = list(self._window)
+        first = window.index(True)
+        first_in_hist = len(hist) - len(window) + first
+        keep_from = max(0, first_in_hist - self._pad)
+        self._utterance = [f for _, f in hist[keep_from:]]
+        self._utt_first_frame = idx - (len(hist) - 1 - keep_from)
+        self._start_frame = idx - (len(hist) - 1 - first_in_hist)
+        self._last_voiced_frame = idx
+        self._paused_at = -1
+        self._in_speech = True
+        self._recent.clear()
+        self._recent_sum = 0
+        self._history.clear()
+        self._window.clear()
+        self._window_sum = 0
+        return SpeechStarted(at_s=round(self._start_frame * self._frame_s, 3))
+
+    def _span(self) -> tuple[float, float, np.ndarray]:
         end_frame = self._last_voiced_frame + 1  # exclusive
         # Audio: from the first kept frame to pad frames after the last voiced one (what has arrived).
         stop = min(len(self._utterance), end_frame - self._utt_first_frame + self._pad)
-        audio = np.concatenate(self._utterance[:stop]) if stop > 0 else np.zeros(0, np.float32)
-        ev = SpeechEnded(
-            start_s=round(self._start_frame * self._frame_s, 3),
-            end_s=round(end_frame * self._frame_s, 3),
-            audio=audio,
-            forced=forced,
-        )
+        pcm = b"".join(self._utterance[:stop]) if stop > 0 else b""
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        return round(self._start_frame * self._frame_s, 3), round(end_frame * self._frame_s, 3), audio
+
+    def _end(self, forced: bool) -> SpeechEnded:
+        start_s, end_s, audio = self._span()
         self._in_speech = False
         self._utterance = []
         self._recent.clear()
-        return ev
+        self._recent_sum = 0
+        return SpeechEnded(start_s=start_s, end_s=end_s, audio=audio, forced=forced)
 
 
 def trim(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, **endpointer_options: float) -> list[Segment]:

@@ -106,7 +106,11 @@ class WhisperRecognizer:
         max_hotword_tokens: int = 96,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir else whisper_model_dir(None, cache_dir)
-        self.model = load_model(self.model_dir, compute_type, cpu_threads, workers)
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.workers = workers
+        self.window_s = window_s
+        self._model: WhisperModel | None = None
         self.beam_size = beam_size
         self.n_best = max(1, min(n_best, beam_size))
         self.decode_plain = decode_plain
@@ -118,6 +122,31 @@ class WhisperRecognizer:
         self._lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> WhisperModel:
+        """The faster-whisper model, loaded on first use (a process that only hands audio to decode
+        worker processes never loads it)."""
+        if self._model is None:
+            self._model = load_model(self.model_dir, self.compute_type, self.cpu_threads, self.workers)
+        return self._model
+
+    def worker_spec(self) -> tuple[str, dict[str, Any]]:
+        """How a decode worker process builds the same recogniser (``asr.pool.ProcessDecodePool``):
+        same model and options, so a transcript is identical whichever process decoded it."""
+        return ("asr.whisper:WhisperRecognizer", {
+            "model_dir": str(self.model_dir), "compute_type": self.compute_type, "cpu_threads": self.cpu_threads,
+            "workers": 1, "beam_size": self.beam_size, "n_best": self.n_best, "decode_plain": self.decode_plain,
+            "no_speech_threshold": self.no_speech_threshold, "min_voiced_ms": self.min_voiced_ms,
+            "window_s": self.window_s, "max_hotword_tokens": self.max_hotword_tokens,
+        })
+
+    def warm_up(self) -> None:
+        """Load the model and run one short decode per language (the first decode pays for allocations)."""
+        noise = np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE // 2).astype(np.float32)
+        for lang in ("zh", "en"):
+            self._tokenizer(lang)
+        self._encode(noise)
 
     def transcribe(self, audio: np.ndarray, lang: str, expectation: Expectation | None = None) -> Transcript:
         """Recognise one utterance (float32 mono 16 kHz); see the module docstring for what happens."""

@@ -175,7 +175,7 @@ async def run_call(settings: Any, flow: Any, lang: str, script: Any, context: di
                    show: Any = None) -> Any:
     """Everything ``followup call`` does after parsing its arguments; returns the CallReport."""
     from asr.backends import make_recognizer
-    from asr.pool import DecodePool
+    from asr.pool import make_decode_pool
     from dialer.ari import AriClient
     from dialer.media import AudioSocketServer
     from dialer.persist import AttemptLog, create_adhoc_attempt
@@ -210,9 +210,9 @@ async def run_call(settings: Any, flow: Any, lang: str, script: Any, context: di
                 mark = " …" if turn.interrupted else ""
                 show(f"{label.get(turn.speaker, turn.speaker)}: {turn.text}{mark}")
 
-        options = SessionOptions(originate_timeout_s=ring_timeout, transport=transport, timezone=settings.timezone)
+        options = SessionOptions.from_settings(settings, originate_timeout_s=ring_timeout, transport=transport)
         app = f"{settings.ari_app}-call-{secrets.token_hex(3)}"  # one Stasis app per process (no replacing)
-        pool = DecodePool(max_workers=max(1, settings.asr_workers))
+        pool = await asyncio.to_thread(make_decode_pool, recognizer, settings)
         try:
             async with AriClient(settings.resolved_ari_url, settings.ari_user, settings.ari_password, app) as client:
                 server = AudioSocketServer("127.0.0.1", 0) if transport == "audiosocket" else None

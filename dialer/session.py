@@ -48,11 +48,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import webrtcvad
-
-from asr.pool import DecodePool, PoolBusy, transcribe_async
+from asr.pool import DecodePool, PoolBusy, get_pool
 from asr.recognizer import Recognizer, Transcript
-from asr.vad import Endpointer, SpeechEnded, SpeechStarted
+from asr.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 from dialer.ari import (
     EVENTS_DISCONNECTED,
     EVENTS_RECONNECTED,
@@ -87,6 +85,8 @@ log = logging.getLogger(__name__)
 
 FRAME_S = 0.02
 SLIN16 = 16000
+# Questions whose answers are a word or two (yes/no, a score, one choice): they may use a shorter endpoint.
+CLOSED_TYPES = frozenset({"yes_no", "scale", "single_choice"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,8 @@ class SessionOptions:
     media_lead_ms: int = 1000  # how far ahead of play-out bot audio is handed to Asterisk
     prompt_gap_ms: int = 300  # silence between the pieces of one bot turn (< the simulator's 1 s)
     endpoint_silence_ms: int = 600  # trailing silence that ends an utterance (asr.vad.Endpointer)
+    endpoint_closed_ms: int | None = None  # the same for closed questions (CLOSED_TYPES); None: as above
+    speculate_ms: int = 220  # start decoding after this much trailing silence (0: only at the endpoint)
     barge_in: bool = True
     barge_in_ignore_ms: int = 300  # speech in the first part of a prompt never barges in
     barge_in_frames: int = 6  # consecutive voiced 20 ms frames needed to barge in
@@ -112,6 +114,18 @@ class SessionOptions:
     agent_timeout_s: int = 20
     timezone: str = "Asia/Shanghai"  # of ScheduleCallback times (hospital-local)
     finish_task: bool = True  # set the task done/failed at the end (ad-hoc calls; the engine decides otherwise)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> SessionOptions:
+        """Options with the FOLLOWUP_* call settings (endpointing, speculation, time zone) applied."""
+        values: dict[str, Any] = {
+            "endpoint_silence_ms": settings.endpoint_silence_ms,
+            "endpoint_closed_ms": settings.endpoint_closed_ms,
+            "speculate_ms": settings.speculate_ms,
+            "timezone": settings.timezone,
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass
@@ -169,6 +183,11 @@ class CallReport:
     do_not_call: bool = False
     asr: list[tuple[float, float]] = field(default_factory=list)  # (speech s, decode s) per utterance
     send_chunks: int = 0
+    # Speculative decoding: started on a pause, used at the endpoint, dropped (speech resumed, other
+    # expectation); decodes started at the endpoint instead.
+    speculative_started: int = 0
+    speculative_used: int = 0
+    speculative_wasted: int = 0
     underruns: list[float] = field(default_factory=list)  # ms of bot-audio gaps > 40 ms mid-turn
     max_send_interval_ms: float = 0.0
     events_reconnects: int = 0
@@ -209,6 +228,17 @@ class _Item:
 
 
 @dataclass
+class _Speculation:
+    """A decode started when the patient paused (``SpeechPaused``); valid for the same span and
+    expectation."""
+
+    start_s: float
+    end_s: float
+    expectation: Any
+    future: asyncio.Future[Transcript]
+
+
+@dataclass
 class _Plan:
     plays: list[Play] = field(default_factory=list)
     listen: Listen | None = None
@@ -225,6 +255,12 @@ class _Spoken:
     interrupt: _Item | None = None
     sent_bytes: int = 0
     prompt_bytes: int = 0
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve a speculative decode's outcome so an unused failure is not reported as unhandled."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _jsonable(value: Any) -> Any:
@@ -300,11 +336,14 @@ class CallSession:
         self._rec_t0: float | None = None
         self._answered_at = 0.0
         # media-in state
-        self._endpointer = Endpointer(sample_rate=SLIN16, trailing_silence_ms=self.opt.endpoint_silence_ms)
-        self._vad = webrtcvad.Vad(3)
+        self._endpointer = Endpointer(sample_rate=SLIN16, trailing_silence_ms=self.opt.endpoint_silence_ms,
+                                      pause_ms=self.opt.speculate_ms)
         self._stream_t0 = 0.0
         self._stream_s = 0.0
-        self._voiced_run = 0
+        self._armed_frames = 0  # frames fed since barge-in was armed
+        self._spec: _Speculation | None = None
+        self._spec_listen: Listen | None = None  # the Listen an utterance now would answer
+        self._first_listen = True
         self._speech_started_s: float | None = None
         self._pump_waiting = False
         # speaking state
@@ -345,6 +384,7 @@ class CallSession:
             log.exception("%s: call failed", self.call_id)
             await self._hang_up()
         finally:
+            self._drop_speculation()
             await self._cleanup()
             self.report.events_reconnects = self.client.reconnects - reconnects0
             await self._finish()
@@ -430,6 +470,8 @@ class CallSession:
         replays = 0
         while True:
             spoken = _Spoken(end_t=time.monotonic())
+            self._first_listen = first
+            self._expect(plan.listen)
             if plan.plays:
                 spoken = await self._speak(plan.plays, plan.listen)
                 if first and spoken.start_t is not None:
@@ -458,6 +500,7 @@ class CallSession:
             if event is _GREETING:
                 event = Utterance("", 0.0)
             first = False
+            self._expect(None)
             if event is _VOICEMAIL:
                 self.report.voicemail = True
                 log.info("%s: voicemail detected: hanging up", self.call_id)
@@ -688,10 +731,19 @@ class CallSession:
         expectation = None if during_first else listen.expectation
         decided = item.t
         transcript: Transcript | None
+        spec, self._spec = self._spec, None
         try:
-            transcript = await asyncio.wait_for(
-                transcribe_async(self.recognizer, speech.audio, self.lang, expectation, self.pool),
-                self.opt.asr_timeout_s)
+            if (spec is not None and spec.start_s == speech.start_s and spec.end_s == speech.end_s
+                    and spec.expectation is expectation and not spec.future.cancelled()):
+                future = spec.future  # decoded while the endpointer waited out the trailing silence
+                self.report.speculative_used += 1
+            else:
+                if spec is not None:
+                    self._spec = spec
+                    if spec.start_s <= speech.start_s:  # else: it is for a later utterance, keep it
+                        self._drop_speculation()
+                future = self._decode_pool().submit(self.recognizer, speech.audio, self.lang, expectation)
+            transcript = await asyncio.wait_for(future, self.opt.asr_timeout_s)
         except PoolBusy:
             self.report.errors.append("asr: decode pool busy")
             transcript = None
@@ -886,26 +938,29 @@ class CallSession:
 
     def _feed(self, frame: bytes, now: float) -> None:
         self._stream_s += FRAME_S
+        ep = self._endpointer
+        events = ep.feed(frame)
         if self._barge_armed and not self._barge_fired:
-            # Our own VAD verdicts only while a barge-in is possible (the endpointer's are internal).
-            try:
-                voiced = self._vad.is_speech(frame, SLIN16)
-            except Exception:  # noqa: BLE001 - a malformed frame: count it as unvoiced
-                voiced = False
-            self._voiced_run = self._voiced_run + 1 if voiced else 0
+            self._armed_frames += 1
         else:
-            self._voiced_run = 0
-        for ev in self._endpointer.feed(frame):
+            self._armed_frames = 0
+        if self._spec is not None and ep.last_voiced and ep.in_speech:
+            self._drop_speculation()  # the patient goes on: the span decoded is not the utterance
+        for ev in events:
             if isinstance(ev, SpeechStarted):
                 self._speech_started_s = ev.at_s
                 self._inbox.put_nowait(_Item("speech_start", self._wall(ev.at_s, now)))
+            elif isinstance(ev, SpeechPaused):
+                self._speculate(ev, now)
             elif isinstance(ev, SpeechEnded):
                 self._speech_started_s = None
                 self._inbox.put_nowait(_Item("speech_end", now, speech=ev, start_t=self._wall(ev.start_s, now),
                                              end_t=self._wall(ev.end_s, now)))
-        in_speech = self._endpointer.in_speech
+        in_speech = ep.in_speech
+        # Consecutive voiced frames since barge-in was armed (the endpointer's VAD verdicts: one VAD pass).
+        voiced_run = min(ep.voiced_run, self._armed_frames)
         if (self._barge_armed and not self._barge_fired and in_speech
-                and self._voiced_run >= self.opt.barge_in_frames and self._prompt_started_at is not None
+                and voiced_run >= self.opt.barge_in_frames and self._prompt_started_at is not None
                 and now - self._prompt_started_at >= self.opt.barge_in_ignore_ms / 1000):
             self._barge_fired = True
             self._inbox.put_nowait(_Item("barge", now))
@@ -915,6 +970,57 @@ class CallSession:
                 and now - self._answered_at <= self.opt.voicemail_window_s):
             self._long_fired = True
             self._inbox.put_nowait(_Item("long_speech", now))
+
+    # ------------------------------------------------------------------- speculative decoding
+
+    def _expect(self, listen: Listen | None) -> None:
+        """``listen`` is what an utterance from now on answers: its endpoint and speculation follow it."""
+        self._spec_listen = listen
+        if listen is None:
+            return
+        ms = self.opt.endpoint_silence_ms
+        if self.opt.endpoint_closed_ms is not None and listen.expectation.type in CLOSED_TYPES:
+            ms = self.opt.endpoint_closed_ms
+        self._endpointer.set_trailing_silence(ms)
+
+    def _decode_pool(self) -> DecodePool:
+        return self.pool or get_pool()
+
+    def _expectation_for(self, start_t: float, listen: Listen, first: bool) -> Any:
+        """The expectation an utterance starting at ``start_t`` is decoded with: none for a greeting
+        said over the first prompt (it is not an answer to it), else the Listen's."""
+        if first:
+            if self._first_turn is not None:
+                if self._first_turn[0] <= start_t <= self._first_turn[1] + 0.3:
+                    return None
+            elif self._prompt_started_at is not None and start_t >= self._prompt_started_at:
+                return None  # the first prompt is still playing
+        return listen.expectation
+
+    def _speculate(self, ev: SpeechPaused, now: float) -> None:
+        """The patient paused: decode what was said so far if a decoder is idle; ``_recognise`` uses the
+        result if the utterance ends right here (same span, same expectation)."""
+        listen = self._spec_listen
+        self._drop_speculation()
+        if listen is None or not self.opt.speculate_ms:
+            return
+        pool = self._decode_pool()
+        if pool.idle < 1:
+            return  # only spare capacity: under load a wasted decode would delay someone's answer
+        expectation = self._expectation_for(self._wall(ev.start_s, now), listen, self._first_listen)
+        try:
+            future = pool.submit(self.recognizer, ev.audio, self.lang, expectation)
+        except PoolBusy:
+            return
+        future.add_done_callback(_consume)
+        self._spec = _Speculation(ev.start_s, ev.end_s, expectation, future)
+        self.report.speculative_started += 1
+
+    def _drop_speculation(self) -> None:
+        spec, self._spec = self._spec, None
+        if spec is not None:
+            spec.future.cancel()  # not started yet: dropped; running: finishes, result ignored
+            self.report.speculative_wasted += 1
 
     def _wall(self, stream_s: float, now: float) -> float:
         """Monotonic time of stream position ``stream_s`` (the current frame ends at ``now``)."""

@@ -165,6 +165,8 @@ class MediaTransport:
         Asterisk sends nothing while the other party is silent on some paths (Local channels), so do
         not use frame arrival as a clock.
         """
+        if self._inbound:
+            return self._inbound.popleft()  # the common case under load: no timer, no waiting
         try:
             async with asyncio.timeout(timeout):
                 while not self._inbound:

@@ -75,7 +75,7 @@ def calls(request: pytest.FixtureRequest, asterisk: local_asterisk.LocalAsterisk
     if not names:
         return {}
     from asr.models import whisper_model_dir
-    from asr.pool import DecodePool
+    from asr.pool import ProcessDecodePool
     from asr.whisper import WhisperRecognizer
     from tts.factory import build_synthesizer
 
@@ -84,7 +84,9 @@ def calls(request: pytest.FixtureRequest, asterisk: local_asterisk.LocalAsterisk
     for url in (sqlite_url, pg_url):
         db.upgrade(url)
     recognizer = WhisperRecognizer(whisper_model_dir(None, os.environ.get("FOLLOWUP_CACHE_DIR")), workers=2)
-    pool = DecodePool(max_workers=2, max_queue=64)
+    # The live-call default: decoding in worker processes (models loaded in the workers).
+    pool = ProcessDecodePool(2, 64, spec=recognizer.worker_spec())
+    pool.start()
     synth = build_synthesizer("espeak", "espeak")
     env = Env(asterisk=asterisk, recognizer=recognizer, pool=pool, synthesizer=synth,
               prompt_dir=Path(tmp / "prompts"), tmp=tmp, db_urls={"sqlite": sqlite_url, "postgresql": pg_url})
