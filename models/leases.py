@@ -80,6 +80,7 @@ class Claimed:
     attempts_made: int
     due_at: datetime | None = None
     max_attempts: int = 3
+    priority: int = 0
 
 
 # --- which campaigns may dial now -----------------------------------------------------------------------
@@ -206,7 +207,7 @@ def claim_due(
             if len(claimed) >= limit:
                 break
     rank = {c.id: i for i, c in enumerate(campaigns)}
-    claimed.sort(key=lambda t: (rank[t.campaign_id], t.due_at or now))
+    claimed.sort(key=lambda t: (rank[t.campaign_id], -t.priority, t.due_at or now, t.task_id))
     return claimed
 
 
@@ -248,6 +249,7 @@ def _claim(
             CallTask.attempts_made,
             CallTask.due_at,
             CallTask.max_attempts,
+            CallTask.priority,
         )
         .execution_options(synchronize_session=False)
     )
@@ -325,7 +327,8 @@ def release(session: Session, *, owner: str, task_ids: Sequence[int] | None = No
 def recover_expired(session: Session, *, now: datetime, retry_delay_s: float = 0.0) -> int:
     """Take back tasks whose lease expired before ``now`` (their engine died or hung); returns how many.
 
-    A leased task goes back to ``pending`` as it was. An in-progress task's open attempt is closed as
+    A leased task goes back to ``pending`` as it was. An in-progress task's open attempt (no ``ended_at``,
+    answered or not) is closed as
     ``failed`` with hangup cause ``engine_lost`` (it counts: the next dial is number + 1); the task becomes
     ``pending`` (due at ``now + retry_delay_s``), or ``failed`` when that was its last allowed attempt.
     """
@@ -351,7 +354,7 @@ def recover_expired(session: Session, *, now: datetime, retry_delay_s: float = 0
             return 0
         session.execute(
             update(CallAttempt)
-            .where(CallAttempt.task_id.in_(ids), CallAttempt.outcome.is_(None))
+            .where(CallAttempt.task_id.in_(ids), CallAttempt.ended_at.is_(None))  # open, even if answered
             .values(outcome="failed", hangup_cause=ENGINE_LOST, ended_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
