@@ -125,6 +125,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run.main(args)
 
 
+def cmd_campaign(args: argparse.Namespace) -> int:
+    from dialer import campaign_cli
+
+    return campaign_cli.main(args)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from models.db import upgrade
 
@@ -192,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_arguments(r)
     r.set_defaults(func=cmd_run)
+
+    cp = sub.add_parser("campaign", help="create, start, pause, resume, finish and watch campaigns")
+    from dialer.campaign_cli import add_arguments as add_campaign_arguments
+
+    add_campaign_arguments(cp)
+    cp.set_defaults(func=cmd_campaign)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_cmd", required=True)
