@@ -46,11 +46,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -504,6 +505,9 @@ def _text(value: Any) -> str | None:
     """A cell as text, or None when blank. Integral numbers lose the ``.0`` spreadsheets add."""
     if value is None:
         return None
+    if type(value) is str:  # the common case, kept cheap
+        text = value.strip()
+        return None if not text or (len(text) <= 4 and text.lower() in _BLANKS) else text
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, datetime | date):
@@ -709,6 +713,95 @@ def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
     )
 
 
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, ids: bool = False) -> list[int]:
+    """INSERT ``rows`` (dicts with the same keys) into ``table`` the fast way for the backend and return
+    their new ids in order when ``ids``. The bulk of an import's time is here, so it skips SQLAlchemy's
+    per-row statement machinery and talks to the driver inside the connection's transaction: PostgreSQL
+    gets COPY with ids drawn from the table's sequence beforehand; SQLite one executemany, the new ids
+    being the consecutive rowids below the new maximum (an INTEGER PRIMARY KEY takes max(rowid) + 1, and
+    the write transaction holds the database's write lock, so no other writer can interleave). Values go
+    through the columns' own bind processors (memoised: dates and timestamps repeat), so they are stored
+    exactly as the ORM would store them."""
+    if not rows:
+        return []
+    dialect = conn.dialect
+    columns = list(rows[0])
+    processors = []
+    for name in columns:
+        process = table.c[name].type.bind_processor(dialect)
+        if process is not None:
+            process = _memoised(process)
+        processors.append(process)
+    get = itemgetter(*columns)
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if len(columns) == 1:
+        values = [(get(r),) for r in rows]
+    else:
+        values = [get(r) for r in rows]
+    if convert:
+        for n, v in enumerate(values):
+            v = list(v)
+            for i, process in convert:
+                v[i] = process(v[i])
+            values[n] = tuple(v)
+    quote = dialect.identifier_preparer.quote
+    raw = conn.connection.driver_connection
+    try:
+        if dialect.name == "postgresql":
+            new_ids: list[int] = []
+            with raw.cursor() as cur:
+                if ids:
+                    cur.execute(
+                        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                        (table.name, len(values)),
+                    )
+                    new_ids = [row[0] for row in cur.fetchall()]
+                    columns = ["id", *columns]
+                    values = [(i, *v) for i, v in zip(new_ids, values, strict=True)]
+                names = ", ".join(quote(c) for c in columns)
+                with cur.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                    for v in values:
+                        copy.write_row(v)
+            return new_ids
+        if dialect.name == "sqlite":
+            names = ", ".join(quote(c) for c in columns)
+            cur = raw.cursor()
+            try:
+                cur.executemany(
+                    f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})", values
+                )
+                if not ids:
+                    return []
+                last = cur.execute(f"SELECT max(id) FROM {quote(table.name)}").fetchone()[0]
+            finally:
+                cur.close()
+            return list(range(last - len(values) + 1, last + 1))
+    except dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise IntegrityError(f"bulk insert into {table.name}", None, exc) from exc
+    # Any other backend: the portable (slower) way.
+    stmt = table.insert()
+    if ids:
+        result = conn.execute(stmt.returning(table.c.id, sort_by_parameter_order=True), rows)
+        return [row[0] for row in result]
+    conn.execute(stmt, rows)
+    return []
+
+
+def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    cache: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            result = cache[value] = process(value)
+            return result
+        except TypeError:  # unhashable
+            return process(value)
+
+    return run
+
+
 def _chunks(items: list[Any], size: int = 1000) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -731,6 +824,8 @@ class _Writer:
         self.patient_deceased: set[int] = set()
         self.visits: dict[tuple, int] = {}  # visit key → first line
         self.patient_rows: dict[tuple, int] = {}  # patient key → first line, for rows without a visit
+        self.new_patients: set[int] = set()  # created by this import: no visits or tasks to look up
+        self.new_visits: set[int] = set()
 
     @property
     def conn(self) -> Connection:
@@ -788,8 +883,9 @@ class _Writer:
             now = utcnow()
             rows = [{**{c: v[c] for c in _PATIENT_COLUMNS}, "created_at": now, "updated_at": now}
                     for v in creates.values()]
-            result = self.conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
-            for key, (pid,), row in zip(creates, result, rows, strict=True):
+            new_ids = _bulk_insert(self.conn, t, rows, ids=True)
+            self.new_patients.update(new_ids)
+            for key, pid, row in zip(creates, new_ids, rows, strict=True):
                 self.patients[key] = pid
                 self.patient_phone[pid] = row["phone"]
             self.report.patients_created += len(creates)
@@ -858,7 +954,8 @@ class _Writer:
         for chunk in _chunks(exts):
             for row in self.conn.execute(select(*cols).where(t.c.external_id.in_(chunk))).mappings():
                 existing[("ext", row["external_id"])] = dict(row)
-        nat_pids = sorted({pid for _, pid, k in own if k[0] == "nat"})
+        # A patient created by this import has no visits in the database yet: nothing to look up.
+        nat_pids = sorted({pid for _, pid, k in own if k[0] == "nat" and pid not in self.new_patients})
         for chunk in _chunks(nat_pids):
             query = select(*cols).where(t.c.patient_id.in_(chunk), t.c.external_id.is_(None))
             for row in self.conn.execute(query).mappings():
@@ -891,8 +988,9 @@ class _Writer:
                  **{c: r.visit[c] for c in _VISIT_COLUMNS}, "created_at": now, "updated_at": now}  # type: ignore[index]
                 for r, pid, _ in creates
             ]
-            result = self.conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
-            for (r, pid, _), (vid,) in zip(creates, result, strict=True):
+            new_ids = _bulk_insert(self.conn, t, rows, ids=True)
+            self.new_visits.update(new_ids)
+            for (r, pid, _), vid in zip(creates, new_ids, strict=True):
                 out.append((r, pid, vid))
             self.report.visits_created += len(creates)
         if updates:
@@ -967,12 +1065,13 @@ class _Writer:
         if not candidates:
             return
         ct = CallTask.__table__
-        keys = [c[3] for c in candidates]
+        # Tasks can only exist already for patients this import did not create.
+        old = sorted({pid for _, pid, _, _, _ in candidates if pid not in self.new_patients})
         existing: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in _chunks(old):
             existing.update(
                 self.conn.scalars(
-                    select(ct.c.dedupe_key).where(and_(ct.c.campaign_id == rules.id, ct.c.dedupe_key.in_(chunk)))
+                    select(ct.c.dedupe_key).where(and_(ct.c.campaign_id == rules.id, ct.c.patient_id.in_(chunk)))
                 )
             )
         now = utcnow()
@@ -988,7 +1087,7 @@ class _Writer:
                 "created_at": now, "updated_at": now,
             })
         if rows:
-            self.conn.execute(ct.insert(), rows)
+            _bulk_insert(self.conn, ct, rows)
             self.report.tasks_created += len(rows)
 
     def write(self, records: list[_Record]) -> None:
