@@ -9,7 +9,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -135,15 +136,20 @@ def _days(text: str | None) -> list[int] | None:
     return days
 
 
-def _session(url: str | None) -> Session:
+@contextmanager
+def _session(url: str | None) -> Iterator[Session]:
     from followup.config import get_settings
     from models import db
 
     target = url or get_settings().resolved_database_url
     engine = db.make_engine(target)
-    if db.current_revision(engine) is None:  # a fresh database (first run): create the schema
-        db.upgrade(engine)
-    return db.session_factory(engine)()
+    try:
+        if db.current_revision(engine) is None:  # a fresh database (first run): create the schema
+            db.upgrade(engine)
+        with db.session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _out(obj: Any, out: TextIO) -> None:
@@ -174,9 +180,11 @@ def _campaign_json(c: Any) -> dict[str, Any]:
     }
 
 
-def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Run one ``followup campaign`` subcommand."""
+def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run one ``followup campaign`` subcommand (printing to ``out``, default stdout)."""
     from dialer import campaigns
+
+    out = out or sys.stdout
 
     cmd = args.campaign_cmd
     with _session(args.url) as session:

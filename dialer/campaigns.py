@@ -270,7 +270,7 @@ class CampaignStatus:
     by_last_outcome: dict[str, int]
     attempts: int
     answered_attempts: int
-    answer_rate: float | None  # answered attempts / finished attempts
+    answer_rate: float | None  # of the finished attempts, the share a person picked up
     completed_tasks: int
     completion_rate: float | None  # tasks completed / tasks
     escalations: int
@@ -318,7 +318,9 @@ def status(session: Session, campaign_id: int) -> CampaignStatus:
     ).all()
     attempts = sum(int(n) for *_, n, _a in attempt_rows)
     answered = sum(int(a) for *_, a in attempt_rows)
-    finished = sum(int(n) for o, _l, n, _a in attempt_rows if o is not None and o != "answered")
+    ended = [(int(n), int(a)) for o, _c, n, a in attempt_rows if o is not None and o != "answered"]
+    finished = sum(n for n, _a in ended)
+    answered_finished = sum(a for _n, a in ended)
     lost = sum(int(n) for _o, cause, n, _a in attempt_rows if cause == ENGINE_LOST)
     outcomes: dict[str, int] = {}
     for o, _l, n, _a in attempt_rows:
@@ -355,7 +357,7 @@ def status(session: Session, campaign_id: int) -> CampaignStatus:
         by_last_outcome={k: v for k, v in by_last.items() if v},
         attempts=attempts,
         answered_attempts=answered,
-        answer_rate=(answered / finished) if finished else None,
+        answer_rate=(answered_finished / finished) if finished else None,
         completed_tasks=int(completed),
         completion_rate=(completed / tasks) if tasks else None,
         escalations=int(escalations or 0),
