@@ -1,4 +1,5 @@
-"""The web console for agents, quality staff and supervisors.
+"""The web console for agents, quality staff, supervisors and admins (FastAPI, Jinja2 + htmx, SSE).
 
-Not built yet: this arrives with the console issue (#5).
+``console.app.create_app()`` builds the app; ``followup console`` serves it; ``followup users create``
+makes accounts. See docs/console.md for the routes, roles and security measures.
 """

@@ -140,6 +140,18 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    from console import accounts
+
+    return accounts.main(args)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from console import server
+
+    return server.main(args)
+
+
 def _mask_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -210,6 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     du = dsub.add_parser("upgrade", help="create or migrate the database to the latest schema")
     du.add_argument("--url", help="SQLAlchemy URL (default: FOLLOWUP_DATABASE_URL or the embedded SQLite)")
     d.set_defaults(func=cmd_db)
+
+    us = sub.add_parser("users", help="console accounts")
+    from console.accounts import add_arguments as add_users_arguments
+
+    add_users_arguments(us)
+    us.set_defaults(func=cmd_users)
+
+    co = sub.add_parser("console", help="serve the web console (agents, quality, supervisors)")
+    from console.server import add_arguments as add_console_arguments
+
+    add_console_arguments(co)
+    co.set_defaults(func=cmd_console)
     return p
 
 

@@ -1,0 +1,173 @@
+"""The live escalation feed: one poller per process, fanned out to every open queue page (SSE).
+
+The database is the source of truth, so the baseline is polling it: every ``interval`` (0.5 s) one
+background task asks for escalations with a higher id than any seen (new cases, whatever the writer's
+clock says) or an ``updated_at`` newer than the last look minus an overlap (assigned, resolved; the
+overlap absorbs clock skew between the writing processes and this one). A version map drops what was
+already sent. Each subscriber (an SSE connection) gets every change on its own queue and filters it by
+department; a slow subscriber whose queue is full loses the oldest change rather than stalling others.
+
+The poller starts with the first subscriber and stops when the app shuts down. A Redis pub/sub
+subscriber (``followup:escalations``) could wake the poller early; polling alone already meets the
+one-second goal, so it is not wired in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from models.escalations import Escalation
+from models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+OVERLAP = timedelta(seconds=5)
+QUEUE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """What the queue shows of one escalation (phone unmasked: masking is per viewer, at render time)."""
+
+    id: int
+    kind: str
+    status: str
+    department: str | None
+    category: str | None
+    text: str
+    patient_name: str
+    phone: str
+    assignee: str | None
+    attempt_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def view_of(e: Escalation) -> EscalationView:
+    """The queue's view of an escalation row (its patient and assignee loaded)."""
+    return EscalationView(
+        id=e.id,
+        kind=e.kind,
+        status=e.status,
+        department=e.department,
+        category=e.category,
+        text=e.text,
+        patient_name=e.patient.name,
+        phone=e.patient.phone,
+        assignee=(e.assignee.display_name or e.assignee.username) if e.assignee else None,
+        attempt_id=e.attempt_id,
+        created_at=e.created_at,
+        updated_at=e.updated_at,
+    )
+
+
+def open_escalations(db: Session, department: str | None = None, limit: int = 200) -> list[EscalationView]:
+    """Open and assigned escalations, newest first, optionally of one department."""
+    q = (
+        select(Escalation)
+        .options(joinedload(Escalation.patient), joinedload(Escalation.assignee))
+        .where(Escalation.status != "resolved")
+        .order_by(Escalation.id.desc())
+        .limit(limit)
+    )
+    if department:
+        q = q.where(Escalation.department == department)
+    return [view_of(e) for e in db.scalars(q)]
+
+
+class EscalationFeed:
+    """Polls the escalations table and hands every change to each subscriber's queue."""
+
+    def __init__(self, sessions: Callable[[], Session], interval: float = 0.5) -> None:
+        self.sessions = sessions
+        self.interval = interval
+        self._subscribers: set[asyncio.Queue[EscalationView]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._last_id = 0
+        self._since: datetime | None = None
+        self._versions: dict[int, datetime] = {}
+
+    @property
+    def running(self) -> bool:
+        """True while the poller task runs (in the current event loop)."""
+        if self._task is None or self._task.done():
+            return False
+        try:
+            return self._task.get_loop() is asyncio.get_running_loop()
+        except RuntimeError:  # no running loop
+            return False
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[EscalationView]]:
+        """A queue receiving every escalation change from now on, until the context exits."""
+        queue: asyncio.Queue[EscalationView] = asyncio.Queue(QUEUE_SIZE)
+        self._subscribers.add(queue)
+        if not self.running:
+            await asyncio.to_thread(self._start_cursor)
+            self._task = asyncio.create_task(self._run(), name="escalation-feed")
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    async def stop(self) -> None:
+        """Stop the poller (app shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _start_cursor(self) -> None:
+        with self.sessions() as db:
+            self._last_id = db.scalar(select(func.max(Escalation.id))) or 0
+        self._since = utcnow()
+        self._versions.clear()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                changes = await asyncio.to_thread(self.poll_once)
+            except Exception:  # a database hiccup must not end the feed for every open page
+                log.exception("escalation feed: poll failed; retrying")
+                changes = []
+            for view in changes:
+                for queue in list(self._subscribers):
+                    if queue.full():
+                        queue.get_nowait()
+                    queue.put_nowait(view)
+            await asyncio.sleep(self.interval)
+
+    def poll_once(self) -> list[EscalationView]:
+        """Changes since the last poll (new rows and updated rows), oldest first."""
+        since = (self._since or utcnow()) - OVERLAP
+        with self.sessions() as db:
+            rows = db.scalars(
+                select(Escalation)
+                .options(joinedload(Escalation.patient), joinedload(Escalation.assignee))
+                .where(or_(Escalation.id > self._last_id, Escalation.updated_at > since))
+                .order_by(Escalation.id)
+            ).all()
+            views = [view_of(e) for e in rows]
+        changes = []
+        for v in views:
+            self._last_id = max(self._last_id, v.id)
+            if self._versions.get(v.id) == v.updated_at:
+                continue
+            self._versions[v.id] = v.updated_at
+            changes.append(v)
+            if self._since is None or v.updated_at > self._since:
+                self._since = v.updated_at
+        # Forget versions that the overlap window can no longer return.
+        horizon = (self._since or utcnow()) - 2 * OVERLAP
+        for key in [k for k, at in self._versions.items() if at < horizon]:
+            del self._versions[key]
+        return changes

@@ -1,0 +1,234 @@
+"""Fixtures for the console tests: a migrated SQLite database per test (copied from one migrated once per
+session), a small hospital with one account per role, a call with a recording, an open escalation, and a
+controllable clock for session expiry."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import models
+from console.app import create_app
+from console.security import hash_password
+from followup.config import Settings
+from models import db
+from models.console import ConsoleSession
+
+PASSWORD = "correct-horse-1"
+ROLES = ("admin", "supervisor", "agent", "quality")
+PATIENT_PHONE = "+8613800138000"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Env:
+    """One console app over its own database, and the ids of what the world fixture made."""
+
+    app: FastAPI
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    data_dir: Path
+    users: dict[str, int] = field(default_factory=dict)
+    patient_id: int = 0
+    attempt_id: int = 0
+    escalation_id: int = 0
+    campaign_id: int = 0
+
+    def client(self, https: bool = False) -> TestClient:
+        """A browser-like client (follows no redirects, asks for HTML)."""
+        return TestClient(
+            self.app,
+            base_url="https://testserver" if https else "http://testserver",
+            follow_redirects=False,
+            headers={"accept": "text/html"},
+        )
+
+    def login(self, role: str, client: TestClient | None = None) -> TestClient:
+        """A client logged in as the ``role`` account."""
+        client = client or self.client()
+        response = login(client, f"{role}1", PASSWORD)
+        assert response.status_code == 303, response.text
+        return client
+
+    def csrf(self, role: str) -> str:
+        """The CSRF token of the newest session of the ``role`` account."""
+        with self.sessions() as s:
+            row = s.scalars(
+                select(ConsoleSession)
+                .where(ConsoleSession.user_id == self.users[role])
+                .order_by(ConsoleSession.id.desc())
+            ).first()
+            assert row is not None
+            return row.csrf_token
+
+
+def login_csrf(client: TestClient) -> str:
+    """GET the login page and return its CSRF token (the cookie and the hidden field)."""
+    page = client.get("/login")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def login(client: TestClient, username: str, password: str, **extra: str):
+    """Submit the login form (with a fresh login CSRF token)."""
+    token = login_csrf(client)
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token, **extra}
+    )
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("console_template") / "template.db"
+    db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def write_wav(path: Path, seconds: float = 6.0, rate: int = 8000) -> None:
+    """A mono 16-bit WAV of a quiet tone (what matters is that it is valid, seekable audio)."""
+    import math
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+
+def build_world(env: Env, password_hash: str) -> None:
+    """One account per role, a patient with a visit, a campaign, a finished call with a recording, turns
+    and answers, and an open complaint raised in that call."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    with env.sessions() as s:
+        users = {
+            role: models.User(
+                username=f"{role}1",
+                display_name={"admin": "管理员", "supervisor": "赵主管", "agent": "李护士", "quality": "陈质检"}[
+                    role
+                ],
+                password_hash=password_hash,
+                role=role,
+                department="心内科" if role == "agent" else None,
+                sip_endpoint="PJSIP/agent1" if role == "agent" else None,
+            )
+            for role in ROLES
+        }
+        patient = models.Patient(
+            name="王小明", gender="male", birth_year=1956, phone=PATIENT_PHONE, language="zh"
+        )
+        visit = models.Visit(
+            patient=patient,
+            kind="inpatient",
+            department="心内科",
+            doctor="李医生",
+            diagnosis="冠心病",
+            visit_date=date(2026, 11, 1),
+            discharge_date=date(2026, 11, 10),
+        )
+        campaign = models.Campaign(
+            name="心内科出院随访", flow_id="discharge_cardiology", status="running", department="心内科"
+        )
+        task = models.CallTask(campaign=campaign, patient=patient, visit=visit, due_at=now - timedelta(hours=2))
+        attempt = models.CallAttempt(
+            task=task,
+            number=1,
+            started_at=now - timedelta(hours=1),
+            answered_at=now - timedelta(hours=1) + timedelta(seconds=5),
+            ended_at=now - timedelta(hours=1) + timedelta(seconds=65),
+            outcome="escalated",
+            recording_path="recordings/call-1.wav",
+            language="zh",
+            flow_id="discharge_cardiology",
+        )
+        s.add_all([*users.values(), patient, visit, campaign, task, attempt])
+        s.flush()
+        lines = [
+            ("bot", "您好，这里是市第一人民医院随访中心，请问是王小明先生吗？", 0, 1800),
+            ("patient", "是我。", 2000, 2600),
+            ("bot", "您出院后恢复得怎么样？", 3000, 4200),
+            ("patient", "护士态度太差了，我要投诉。", 4500, 5800),
+        ]
+        for seq, (speaker, text, start, end) in enumerate(lines, start=1):
+            s.add(
+                models.Turn(
+                    attempt_id=attempt.id,
+                    seq=seq,
+                    speaker=speaker,
+                    text=text,
+                    start_ms=start,
+                    end_ms=end,
+                    source="tts" if speaker == "bot" else "speech",
+                    intent="complaint" if seq == 4 else None,
+                )
+            )
+        s.add(
+            models.Answer(
+                attempt_id=attempt.id, question_id="identity", value=True, value_text="是", raw_text="是我。"
+            )
+        )
+        escalation = models.Escalation(
+            attempt_id=attempt.id,
+            patient=patient,
+            kind="complaint",
+            department="心内科",
+            text="护士态度太差了，我要投诉。",
+        )
+        s.add(escalation)
+        s.commit()
+        env.users = {role: u.id for role, u in users.items()}
+        env.patient_id = patient.id
+        env.attempt_id = attempt.id
+        env.escalation_id = escalation.id
+        env.campaign_id = campaign.id
+    write_wav(env.data_dir / "recordings" / "call-1.wav")
+
+
+@pytest.fixture
+def env(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[Env]:
+    path = tmp_path / "console.db"
+    shutil.copyfile(template_db, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    clock = Clock()
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    settings = Settings(data_dir=str(data_dir), console_secret_key="test-secret", console_session_minutes=30)
+    app = create_app(settings, engine=engine, clock=clock, feed_interval=0.1)
+    environment = Env(app, engine, db.session_factory(engine), clock, data_dir)
+    build_world(environment, password_hash)
+    yield environment
+    engine.dispose()
