@@ -131,6 +131,12 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     return campaign_cli.main(args)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from followup import import_cmd
+
+    return import_cmd.main(args)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from models.db import upgrade
 
@@ -216,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_campaign_arguments(cp)
     cp.set_defaults(func=cmd_campaign)
+
+    im = sub.add_parser("import", help="import patients and visits from a HIS export (CSV/XLSX)")
+    from followup.import_cmd import add_arguments as add_import_arguments
+
+    add_import_arguments(im)
+    im.set_defaults(func=cmd_import)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_cmd", required=True)
