@@ -137,6 +137,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     return import_cmd.main(args)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from dialer import jobs_cli
+
+    return jobs_cli.worker_main(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dialer import jobs_cli
+
+    return jobs_cli.export_main(args)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from dialer import jobs_cli
+
+    return jobs_cli.jobs_main(args)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from models.db import upgrade
 
@@ -228,6 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_arguments(im)
     im.set_defaults(func=cmd_import)
+
+    from dialer import jobs_cli
+
+    wk = sub.add_parser("worker", help="run an rq worker (post-call jobs, webhooks, scheduled starts, imports)")
+    jobs_cli.add_worker_arguments(wk)
+    wk.set_defaults(func=cmd_worker)
+
+    ex = sub.add_parser("export", help="export a campaign's answers as CSV or FHIR R4 QuestionnaireResponses")
+    jobs_cli.add_export_arguments(ex)
+    ex.set_defaults(func=cmd_export)
+
+    jb = sub.add_parser("jobs", help="scheduled campaign starts, post-call re-runs, job status")
+    jobs_cli.add_jobs_arguments(jb)
+    jb.set_defaults(func=cmd_jobs)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_cmd", required=True)
