@@ -144,12 +144,14 @@ class Engine:
     """Claims due tasks and runs their calls (see the module docstring).
 
     ``client``: one started ``AriClient`` (one Stasis app) for every call of this process. ``emit``:
-    where progress lines go (``print`` by default).
+    where progress lines go (``print`` by default). ``call_factory``: what runs one call (``CallSession``;
+    the scheduling tests pass a scripted stand-in with the same constructor and ``run()``).
     """
 
     def __init__(self, sessions: sessionmaker[Session], client: Any, resources: CallResources,
                  endpoints: Endpoints, clock: Clock, options: EngineOptions,
-                 emit: Callable[[str], None] | None = None) -> None:
+                 emit: Callable[[str], None] | None = None,
+                 call_factory: Callable[..., Any] = CallSession) -> None:
         self.sessions = sessions
         self.client = client
         self.res = resources
@@ -157,6 +159,7 @@ class Engine:
         self.clock = clock
         self.opt = options
         self.emit = emit or (lambda line: print(line, flush=True))
+        self.call_factory = call_factory
         self.live: dict[int, LiveCall] = {}
         self.stats = EngineStats()
         self.tally = Tally(started_at=time.monotonic())
@@ -250,10 +253,12 @@ class Engine:
             self._summary()
             return 0
         await self._recover(now)
-        free = await self._db(lambda s: leases.capacity(s, self.opt.owner, self.opt.max_calls, now=now))
+        # Per-campaign room only (each campaign's cap across every engine): capacity() would also share
+        # our global cap out by priority up front, giving every slot to a campaign with nothing due.
+        # claim_due fills campaigns in priority order up to `limit`, which carries the global cap.
+        free = await self._db(lambda s: leases.capacity(s, self.opt.owner, 1 << 30, now=now))
         if self.opt.campaign_ids:
             free = {cid: n for cid, n in free.items() if cid in self.opt.campaign_ids}
-        # capacity() counts leases in the database; calls of ours not yet written back count too.
         room = self.opt.max_calls - len(self.live)
         limit = min(room, sum(free.values()))
         claimed: list[leases.Claimed] = []
@@ -370,10 +375,10 @@ class Engine:
                      mask_phone(phone))
             attempt_log = AttemptLog(self.sessions, attempt_id, facts.patient.id, phone)
             options = dataclasses.replace(self.opt.session, finish_task=False, timezone=cfg.timezone)
-            session = CallSession(self.client, endpoint=dial.endpoint, flow=flow, lang=lang, context=context,
-                                  recognizer=self.res.recognizer, prompts=prompts, now=local_now,
-                                  log=attempt_log, options=options, pool=self.res.pool, call_id=call_id,
-                                  recordings_dir=self.res.recordings_dir)
+            session = self.call_factory(
+                self.client, endpoint=dial.endpoint, flow=flow, lang=lang, context=context,
+                recognizer=self.res.recognizer, prompts=prompts, now=local_now, log=attempt_log, options=options,
+                pool=self.res.pool, call_id=call_id, recordings_dir=self.res.recordings_dir)
             report = await session.run()
             report.attempt_id = attempt_id
             await self._finish(facts, cfg, number, attempt_id, report, phone)
