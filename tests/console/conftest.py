@@ -75,6 +75,20 @@ class Env:
         assert response.status_code == 303, response.text
         return client
 
+    def session_for(self, role: str) -> TestClient:
+        """A client with a session opened directly (no password check: fast, for authorization tests)."""
+        from console import auth
+        from console.deps import SESSION_COOKIE
+
+        st = self.app.state.console
+        with self.sessions() as s:
+            user = s.get(models.User, self.users[role])
+            assert user is not None
+            result = auth.open_session(s, user, secret=st.secret, now=self.clock(), lifetime=st.session_lifetime)
+        client = self.client()
+        client.cookies.set(SESSION_COOKIE, result.token)
+        return client
+
     def csrf(self, role: str) -> str:
         """The CSRF token of the newest session of the ``role`` account."""
         with self.sessions() as s:

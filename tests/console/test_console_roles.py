@@ -80,7 +80,7 @@ def test_role_matrix(env: Env, route: str, who: str) -> None:
     allowed, ok_status, form = EXPECTED[route]
     method, template = route.split(" ", 1)
     path = _fill(template, env)
-    client = env.client() if who == "anonymous" else env.login(who)
+    client = env.client() if who == "anonymous" else env.session_for(who)
     data = None
     if form is not None:
         data = dict(form)
