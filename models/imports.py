@@ -902,7 +902,7 @@ class _Writer:
                 stmt = (
                     update(t)
                     .where(t.c.id == bindparam("pid"))
-                    .values({c: bindparam(f"v_{c}") for c in columns}, updated_at=now)
+                    .values({**{c: bindparam(f"v_{c}") for c in columns}, "updated_at": now})
                 )
                 self.conn.execute(stmt, params)
             self.report.patients_updated += len(updates)
@@ -971,7 +971,7 @@ class _Writer:
                 continue
             if row["patient_id"] != pid:
                 self.report.errors.append(
-                    RowError(r.line, "visit_id", key[1], "this HIS visit id belongs to another patient")
+                    RowError(r.line, "visit_id", key[1], "this HIS visit id belongs to another patient; the visit was not imported")
                 )
                 r.failed = True
                 continue
@@ -979,7 +979,7 @@ class _Writer:
             assert v is not None
             changes = {c: v[c] for c in _VISIT_COLUMNS if v[c] is not None and v[c] != row[c]}
             if changes:
-                updates.append({"vid": row["id"], **{c: changes.get(c, row[c]) for c in _VISIT_COLUMNS}})
+                updates.append({"vid": row["id"], **{f"v_{c}": changes.get(c, row[c]) for c in _VISIT_COLUMNS}})
             out.append((r, pid, row["id"]))
         if creates:
             now = utcnow()
@@ -997,7 +997,7 @@ class _Writer:
             stmt = (
                 update(t)
                 .where(t.c.id == bindparam("vid"))
-                .values({c: bindparam(c) for c in _VISIT_COLUMNS}, updated_at=utcnow())
+                .values({**{c: bindparam(f"v_{c}") for c in _VISIT_COLUMNS}, "updated_at": utcnow()})
             )
             self.conn.execute(stmt, updates)
             self.report.visits_updated += len(updates)

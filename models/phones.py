@@ -114,7 +114,13 @@ def parse_phone(raw: object, region: str = DEFAULT_REGION) -> Phone:
     try:
         number = phonenumbers.parse(("+" if plus else "") + digits, region)
     except NumberParseException as exc:
-        raise PhoneError(f"not a phone number ({exc._msg})") from None
+        reasons = {
+            NumberParseException.INVALID_COUNTRY_CODE: f"unknown country code in +{digits[:4]}…",
+            NumberParseException.TOO_SHORT_NSN: "too short",
+            NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+            NumberParseException.TOO_LONG: "too long",
+        }
+        raise PhoneError(reasons.get(exc.error_type, "not a phone number")) from None
     if phonenumbers.is_valid_number(number):
         return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), note)
     raise PhoneError(_why_invalid(number, digits, plus))
