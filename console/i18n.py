@@ -149,7 +149,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "score.submit": {"zh": "保存评分", "en": "Save score"},
     "score.saved": {"zh": "评分已保存。", "en": "Score saved."},
     "score.mine": {"zh": "我的评分", "en": "My score"},
-    "score.others": {"zh": "其他评分", "en": "Other scores"},
+    "score.others": {"zh": "评分记录", "en": "All scores"},
     "rubric.recognition": {"zh": "语音识别准确", "en": "Speech understood correctly"},
     "rubric.answers": {"zh": "回答记录正确", "en": "Answers recorded correctly"},
     "rubric.flow": {"zh": "流程与追问恰当", "en": "Flow and follow-up questions fit"},
