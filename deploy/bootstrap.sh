@@ -27,6 +27,10 @@ need_cmd espeak-ng espeak-ng
 need_cmd sox sox
 need_cmd curl curl
 need_cmd flock util-linux
+# The console's browser tests drive Debian's chromium (Playwright's own browser download is not used);
+# Chinese pages need a CJK font to render.
+need_cmd chromium chromium
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
