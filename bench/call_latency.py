@@ -3,6 +3,7 @@
     .venv/bin/python bench/call_latency.py --n 1 10          # N concurrent calls per round
     .venv/bin/python bench/call_latency.py --n 25 --lang en
     .venv/bin/python bench/call_latency.py --voicemail 2      # answering machine vs person, 2 rounds
+    .venv/bin/python bench/call_latency.py --n 1 10 25 50 --baseline   # + the earlier path, same run
 
 Each call goes through the project's Asterisk (deploy/asterisk.sh start) to a simulated patient who
 answers a short flow (tests/e2e/flows/e2e_short.yaml: identity, a score, a blood pressure) with fixture
@@ -16,6 +17,10 @@ database. Per round it prints:
 - bot-audio gaps: mid-turn moments where the sender fell behind play-out by more than 40 ms (the audio
   Asterisk plays ran dry), and the longest interval between two sends;
 - event-loop lag (a 20 ms ticker's worst overshoot), outcomes and answer accuracy.
+"engine" is this process plus its decode worker processes. ``--baseline`` runs every N twice, first
+with the earlier configuration (decode threads in this process, no speculative decoding, one endpoint
+for every question) and then with the current one, and prints the ratios; the per-frame code (VAD,
+media reads) is the current one in both.
 Goal (issue #3): p95 ≤ 800 ms and no gaps at 50 calls. Nothing here asserts: it reports.
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
@@ -37,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from asr.models import whisper_model_dir
-from asr.pool import DecodePool
+from asr.pool import DecodePool, ProcessDecodePool
 from asr.whisper import WhisperRecognizer
 from dialer import local_asterisk
 from dialer.ari import AriClient
@@ -79,27 +85,33 @@ def _rss_mb(pid: int) -> float:
 
 @dataclass
 class ProcWatch:
-    """CPU % (of one core) over a window and peak RSS of some PIDs, sampled every 0.5 s."""
+    """CPU % (of one core) over a window and peak RSS of groups of PIDs (summed), sampled every 0.5 s."""
 
-    pids: dict[str, int]
+    pids: dict[str, list[int]]
     cpu0: dict[str, float] = field(default_factory=dict)
     peak: dict[str, float] = field(default_factory=dict)
     t0: float = 0.0
 
+    def _cpu(self, k: str) -> float:
+        return sum(_cpu_seconds(p) for p in self.pids[k])
+
+    def _rss(self, k: str) -> float:
+        return sum(_rss_mb(p) for p in self.pids[k])
+
     def start(self) -> None:
         self.t0 = time.monotonic()
-        self.cpu0 = {k: _cpu_seconds(p) for k, p in self.pids.items()}
-        self.peak = {k: _rss_mb(p) for k, p in self.pids.items()}
+        self.cpu0 = {k: self._cpu(k) for k in self.pids}
+        self.peak = {k: self._rss(k) for k in self.pids}
 
     async def sample_forever(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            for k, p in self.pids.items():
-                self.peak[k] = max(self.peak[k], _rss_mb(p))
+            for k in self.pids:
+                self.peak[k] = max(self.peak[k], self._rss(k))
 
     def cpu_percent(self) -> dict[str, float]:
         dt = time.monotonic() - self.t0
-        return {k: 100 * (_cpu_seconds(p) - self.cpu0[k]) / dt for k, p in self.pids.items()}
+        return {k: 100 * (self._cpu(k) - self.cpu0[k]) / dt for k in self.pids}
 
 
 async def loop_lag(out: list[float]) -> None:
@@ -130,6 +142,8 @@ class Bench:
     transport: str
     patients: SimulatedPatients
     endpoint_ms: int = 600
+    endpoint_closed_ms: int | None = None
+    speculate_ms: int = 220
 
 
 async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None, lang: str, script: Any,
@@ -144,7 +158,9 @@ async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None
     session = CallSession(client, endpoint=patient.endpoint, flow=b.flow, lang=lang, context=context,
                           recognizer=b.recognizer, prompts=b.prompts[lang], now=now, log=attempt_log,
                           options=SessionOptions(originate_timeout_s=20, transport=b.transport, max_call_s=600,
-                                                 endpoint_silence_ms=b.endpoint_ms),
+                                                 endpoint_silence_ms=b.endpoint_ms,
+                                                 endpoint_closed_ms=b.endpoint_closed_ms,
+                                                 speculate_ms=b.speculate_ms),
                           pool=b.pool, recordings_dir=b.ast.dirs["recordings"], audiosocket=server,
                           call_id=f"call-{ident}")
     return await session.run()
@@ -153,7 +169,8 @@ async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None
 async def run_round(b: Bench, client: AriClient, server: AudioSocketServer | None, n: int, lang: str,
                     ) -> tuple[list[CallReport], dict[str, Any]]:
     script = [{"say": str(FIXTURES / f"{r}.wav")} for r in REPLIES[lang]]
-    watch = ProcWatch({"engine": os.getpid(), "asterisk": b.ast.pid or os.getpid()})
+    workers = b.pool.worker_pids() if isinstance(b.pool, ProcessDecodePool) else []
+    watch = ProcWatch({"engine": [os.getpid(), *workers], "asterisk": [b.ast.pid or os.getpid()]})
     lags: list[float] = []
     watch.start()
     tasks = [asyncio.create_task(watch.sample_forever()), asyncio.create_task(loop_lag(lags))]
@@ -207,6 +224,9 @@ def summarise(n: int, lang: str, reports: list[CallReport], proc: dict[str, Any]
         "round_s": round(proc["elapsed_s"], 1),
         "errors": sorted({e for r in reports for e in r.errors})[:5],
         "voicemail_false_positives": sum(1 for r in reports if r.voicemail),
+        "speculative": {"started": sum(r.speculative_started for r in reports),
+                        "used": sum(r.speculative_used for r in reports),
+                        "wasted": sum(r.speculative_wasted for r in reports)},
     }
 
 
@@ -251,19 +271,46 @@ async def main_async(args: argparse.Namespace) -> None:
         await prompts[lang].prerender(flow, demo_context(lang, local_now()))
     recognizer = WhisperRecognizer(whisper_model_dir(None, args.cache_dir), workers=args.asr_workers,
                                    window_s=args.asr_window, decode_plain=not args.no_plain)
-    pool = DecodePool(max_workers=args.asr_workers, max_queue=256)
+    pools: list[DecodePool] = []
+    if args.pool == "process":
+        pool: DecodePool = ProcessDecodePool(args.asr_workers, 256, spec=recognizer.worker_spec(), nice=args.asr_nice)
+        await asyncio.to_thread(pool.start)  # type: ignore[attr-defined]
+    else:
+        pool = DecodePool(max_workers=args.asr_workers, max_queue=256)
+        await asyncio.to_thread(recognizer.warm_up)
+    pools.append(pool)
     b = Bench(ast, recognizer, pool, prompts, db.session_factory(engine), flow, args.transport,
-              SimulatedPatients(ast.dirs["scripts"], ast.dirs["patient_audio"]), args.endpoint_ms)
-    print(f"# call_latency: transport={args.transport} asr_workers={args.asr_workers} window={args.asr_window}s "
-          f"plain_decoding={not args.no_plain} endpoint={args.endpoint_ms}ms cores={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
+              SimulatedPatients(ast.dirs["scripts"], ast.dirs["patient_audio"]), args.endpoint_ms,
+              args.endpoint_closed_ms, args.speculate_ms)
+    configs: list[tuple[str, Bench]] = [("current", b)]
+    if args.baseline:
+        # The earlier path: decode threads in this process, no speculation, one endpoint for all questions.
+        old_pool = DecodePool(max_workers=args.asr_workers, max_queue=256)
+        pools.append(old_pool)
+        await asyncio.to_thread(recognizer.warm_up)
+        configs.insert(0, ("baseline", dataclasses.replace(b, pool=old_pool, endpoint_ms=600, endpoint_closed_ms=None,
+                                                           speculate_ms=0)))
+    print(f"# call_latency: transport={args.transport} pool={args.pool} asr_workers={args.asr_workers} "
+          f"window={args.asr_window}s plain_decoding={not args.no_plain} endpoint={args.endpoint_ms}ms "
+          f"closed={args.endpoint_closed_ms}ms speculate={args.speculate_ms}ms nice={args.asr_nice} "
+          f"baseline={'thread pool, no speculation, 600 ms' if args.baseline else 'no'} "
+          f"cores={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
     try:
         async with AriClient(ast.ari_url, ast.user, ast.password, f"followup-bench-{os.getpid()}") as client, \
                 AudioSocketServer("127.0.0.1", 0) as server:
             for n in args.n:
-                reports, proc = await run_round(b, client, server, n, args.lang)
-                row = summarise(n, args.lang, reports, proc)
-                print(json.dumps(row, ensure_ascii=False) if args.json else format_row(row), flush=True)
-                await asyncio.sleep(2)
+                rows = {}
+                for label, bench in configs:
+                    reports, proc = await run_round(bench, client, server, n, args.lang)
+                    row = summarise(n, args.lang, reports, proc)
+                    row["config"] = label
+                    rows[label] = row
+                    print(json.dumps(row, ensure_ascii=False) if args.json else format_row(row), flush=True)
+                    await asyncio.sleep(2)
+                if len(rows) == 2:
+                    old, new = rows["baseline"], rows["current"]
+                    print(f"N={n:>3} ratio baseline/current: v2v p50 {_ratio(old, new, 'latency_p50_ms')} "
+                          f"p95 {_ratio(old, new, 'latency_p95_ms')}", flush=True)
             if args.voicemail:
                 vm = await voicemail_round(b, client, args.voicemail)
                 if args.json:
@@ -276,19 +323,29 @@ async def main_async(args: argparse.Namespace) -> None:
                               f"{r['said_voicemail']!s:5} outcome={r['outcome']:10} heard={r['first_heard']!r}")
     finally:
         b.patients.cleanup()
-        pool.shutdown(wait=False)
+        for p in pools:
+            p.shutdown(wait=False)
         engine.dispose()
 
 
+def _ratio(old: dict[str, Any], new: dict[str, Any], key: str) -> str:
+    a, c = old.get(key), new.get(key)
+    if not a or not c:
+        return "n/a"
+    return f"{a / c:.1f}×"
+
+
 def format_row(r: dict[str, Any]) -> str:
-    return (f"N={r['n']:>3} {r['lang']}: completed {r['calls_completed']}/{r['n']} answers {r['answers_correct']} | "
+    spec = r["speculative"]
+    return (f"N={r['n']:>3} {r['lang']} {r.get('config', '')}: completed {r['calls_completed']}/{r['n']} answers {r['answers_correct']} | "
             f"v2v p50 {r['latency_p50_ms']} ms p95 {r['latency_p95_ms']} ms max {r['latency_max_ms']} ms "
             f"(endpoint {r['endpoint_p50_ms']}, asr p50 {r['asr_p50_ms']}/p95 {r['asr_p95_ms']}, rest p50 "
             f"{r['respond_p50_ms']}/p95 {r['respond_p95_ms']}) | ASR RTF {r['asr_rtf_mean']} "
             f"(decode p50 {r['asr_decode_p50_s']} s) | CPU engine {r['engine_cpu_pct']} % asterisk "
             f"{r['asterisk_cpu_pct']} % | RSS engine {r['engine_rss_mb']} MB asterisk {r['asterisk_rss_mb']} MB | "
             f"gaps>40ms {r['gaps_over_40ms']} (worst {r['worst_gap_ms']} ms, max send interval "
-            f"{r['max_send_interval_ms']} ms) | loop lag max {r['loop_lag_max_ms']} ms | {r['round_s']} s"
+            f"{r['max_send_interval_ms']} ms) | loop lag max {r['loop_lag_max_ms']} ms | speculative "
+            f"{spec['used']}/{spec['started']} used | {r['round_s']} s"
             + (f" | errors {r['errors']}" if r["errors"] else ""))
 
 
@@ -301,6 +358,13 @@ def main() -> None:
     p.add_argument("--asr-window", type=float, default=30.0, help="Whisper encoder window (s); 30 is the default")
     p.add_argument("--no-plain", action="store_true", help="skip the unbiased second decoding")
     p.add_argument("--endpoint-ms", type=int, default=600, help="trailing silence that ends an utterance")
+    p.add_argument("--endpoint-closed-ms", type=int, default=None,
+                   help="the same for closed questions (yes/no, scale, one choice); default: --endpoint-ms")
+    p.add_argument("--speculate-ms", type=int, default=220, help="start decoding after this much silence (0: off)")
+    p.add_argument("--pool", choices=("process", "thread"), default="process", help="decode workers")
+    p.add_argument("--asr-nice", type=int, default=0, help="nice value added to decode worker processes")
+    p.add_argument("--baseline", action="store_true",
+                   help="also run each N with the earlier path (thread pool, no speculation) and print ratios")
     p.add_argument("--voicemail", type=int, default=0, metavar="ROUNDS",
                    help="also place ROUNDS × 8 calls: 4 answering machines, 4 people greeting first")
     p.add_argument("--cache-dir", default=None, help="FOLLOWUP_CACHE_DIR (where the Whisper model is)")

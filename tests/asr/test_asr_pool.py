@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 
 import numpy as np
@@ -105,3 +107,98 @@ def test_a_full_queue_is_refused_not_piled_up():
 def test_pool_needs_a_worker():
     with pytest.raises(ValueError):
         DecodePool(max_workers=0)
+
+
+# ------------------------------------------------------------------------------------ process pool
+
+
+@pytest.fixture(scope="module")
+def process_pool(recognizer):  # type: ignore[no-untyped-def]
+    from asr.pool import ProcessDecodePool
+
+    pool = ProcessDecodePool(2, 4, spec=recognizer.worker_spec())
+    pids = pool.start()
+    assert len(pids) == 2 and os.getpid() not in pids, "two worker processes, models loaded"
+    yield pool
+    pool.shutdown()
+
+
+def test_worker_processes_give_the_same_transcripts_as_this_process(recognizer, process_pool, fixtures_dir):
+    ids = ["zh07", "en10", "zh17"]
+    audios = {fid: phone_band(load_audio(fixtures_dir / f"{fid}.wav")) for fid in ids}
+    exps = {fid: Expectation(type="scale", lang=fid[:2]) for fid in ids}
+    here = {fid: recognizer.transcribe(audios[fid], fid[:2], exps[fid]) for fid in ids}
+    ticks = 0
+
+    async def main() -> list[Transcript]:
+        nonlocal ticks
+        jobs = [asyncio.ensure_future(process_pool.transcribe(recognizer, audios[f], f[:2], exps[f])) for f in ids]
+        await asyncio.sleep(0)
+        assert process_pool.in_flight == 3 and process_pool.idle == 0
+        while not all(j.done() for j in jobs):
+            await asyncio.sleep(0.005)
+            ticks += 1
+        return [j.result() for j in jobs]
+
+    results = asyncio.run(main())
+    for fid, got in zip(ids, results, strict=True):
+        want = here[fid]
+        assert (got.text, got.alternatives, got.confidence, got.no_speech_prob) == (
+            want.text, want.alternatives, want.confidence, want.no_speech_prob), fid
+    assert process_pool.in_flight == 0 and process_pool.idle == 2
+    assert ticks >= 10, "the loop ran while the workers decoded"
+
+
+def test_a_queued_decode_can_be_cancelled_and_frees_its_slot(recognizer, process_pool, fixtures_dir):
+    audio = phone_band(load_audio(fixtures_dir / "zh07.wav"))
+
+    async def main() -> tuple[int, str]:
+        futures = [process_pool.submit(recognizer, audio, "zh") for _ in range(4)]
+        assert process_pool.in_flight == 4
+        # 2 workers + max_queue 4 = 6 slots: two more fit, the third is refused.
+        futures += [process_pool.submit(recognizer, audio, "zh") for _ in range(2)]
+        with pytest.raises(PoolBusy):
+            process_pool.submit(recognizer, audio, "zh")
+        for f in futures[3:]:
+            f.cancel()  # still queued: dropped without decoding
+        await asyncio.sleep(0.05)
+        texts = [(await f).text for f in futures[:2]]
+        for f in futures[2:]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await f
+        # A cancelled decode that had already reached a worker finishes there; its slot is freed then.
+        for _ in range(600):
+            if process_pool.in_flight == 0:
+                break
+            await asyncio.sleep(0.1)
+        return process_pool.in_flight, texts[0]
+
+    in_flight, text = asyncio.run(main())
+    assert text == recognizer.transcribe(audio, "zh").text
+    assert in_flight == 0
+
+
+def test_the_process_pool_needs_a_recogniser_with_a_spec(process_pool):
+    async def main() -> None:
+        await process_pool.transcribe(Blocking(), np.zeros(10, np.float32), "zh")
+
+    with pytest.raises(TypeError, match="worker_spec"):
+        asyncio.run(main())
+    assert process_pool.in_flight == 0
+
+
+def test_make_decode_pool_follows_the_settings(recognizer):
+    from asr.pool import ProcessDecodePool, make_decode_pool
+    from followup.config import Settings
+
+    thread = make_decode_pool(recognizer, Settings(asr_pool="thread", asr_workers=3))
+    assert type(thread) is DecodePool and thread.max_workers == 3
+    thread.shutdown()
+    # A recogniser without worker_spec (test doubles, custom backends) gets threads even when processes
+    # are configured; processes are not started here (start=False) to keep the test light.
+    assert type(make_decode_pool(Blocking(), Settings(asr_pool="process"), start=False)) is DecodePool
+    proc = make_decode_pool(recognizer, Settings(asr_pool="process", asr_workers=1), start=False)
+    assert isinstance(proc, ProcessDecodePool) and proc.spec == recognizer.worker_spec()
+    proc.shutdown()
+    with pytest.raises(ValueError, match="FOLLOWUP_ASR_POOL"):
+        make_decode_pool(recognizer, Settings(asr_pool="gpu"))

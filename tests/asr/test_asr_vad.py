@@ -7,7 +7,7 @@ import pytest
 from asr_helpers import tone, white_noise
 
 from asr.audio import load_audio, pad_silence, phone_band, resample
-from asr.vad import Endpointer, SpeechEnded, SpeechStarted, speech_span, trim, voiced_ms
+from asr.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted, speech_span, trim, voiced_ms
 
 # The fixtures hold 0.3 s of digital silence before the speech and 0.8 s after it (fixtures README).
 LEAD_S, TAIL_S = 0.3, 0.8
@@ -127,8 +127,65 @@ def test_voiced_ms_counts_speech_not_silence(fixtures_dir, manifest):
     assert 0.7 * speech_len_ms <= voiced_ms(speech) <= speech_len_ms + 100
 
 
+def _pcm(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).round().astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("fid", ["zh07", "en10", "zh13"])
+def test_a_pause_announces_exactly_the_audio_the_end_will_carry(fixtures_dir, fid):
+    """Speculative decoding relies on this: SpeechPaused (after pause_ms of quiet) carries the same span
+    and the same samples as the SpeechEnded that follows when the patient says no more."""
+    pcm = _pcm(pad_silence(phone_band(load_audio(fixtures_dir / f"{fid}.wav")), 0.5, 1.0))
+    ep = Endpointer(pause_ms=220)
+    timed = []
+    for i in range(0, len(pcm), 640):  # 20 ms frames at 16 kHz, as a call delivers them
+        timed.extend((i / 32000, e) for e in ep.feed(pcm[i:i + 640]))
+    kinds = [type(e) for _, e in timed]
+    assert kinds[0] is SpeechStarted and kinds[-1] is SpeechEnded
+    pauses = [(t, e) for t, e in timed if isinstance(e, SpeechPaused)]
+    end_t, end = timed[-1]
+    assert pauses, "a pause before the endpoint"
+    t_pause, last = pauses[-1]
+    assert (last.start_s, last.end_s) == (end.start_s, end.end_s)
+    assert np.array_equal(last.audio, end.audio)
+    # Announced 220 ms after the last voiced frame, i.e. ≈ 360 ms before the 600 ms endpoint.
+    assert t_pause - last.end_s == pytest.approx(0.22, abs=0.03)
+    assert end_t - t_pause >= 0.3
+
+
+def test_a_pause_inside_a_reply_is_announced_then_superseded(fixtures_dir):
+    a = load_audio(fixtures_dir / "zh07.wav")
+    b = load_audio(fixtures_dir / "zh01.wav")
+    # 0.4 s of quiet between two phrases (0.1 s of a's tail, 0.25 s, 0.05 s of b's lead): longer than
+    # pause_ms, shorter than the endpoint.
+    gap = np.zeros(int(0.25 * 16000), np.float32)
+    audio = np.concatenate([pad_silence(a, 0.5, 0.0)[: -int(0.7 * 16000)], gap, b[int(0.25 * 16000):],
+                            np.zeros(16000, np.float32)])
+    ep = Endpointer(pause_ms=220)
+    events = ep.feed(_pcm(audio)) + ep.flush()
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    pauses = [e for e in events if isinstance(e, SpeechPaused)]
+    assert len(ends) == 1, "one utterance"
+    assert len(pauses) >= 2
+    assert pauses[0].end_s < ends[0].end_s  # the first pause's span is not the utterance
+    assert pauses[-1].end_s == ends[0].end_s
+
+
+def test_no_pause_events_by_default_and_trailing_silence_can_change(fixtures_dir):
+    speech = pad_silence(load_audio(fixtures_dir / "zh07.wav"), 0.5, 1.5)
+    ep = Endpointer()
+    assert not any(isinstance(e, SpeechPaused) for e in ep.feed(speech) + ep.flush())
+    ep = Endpointer()
+    ep.set_trailing_silence(1200)
+    assert ep.trailing_silence_ms == 1200
+    timed = _feed_in_chunks(ep, speech, 320)
+    end_t, end = timed[-1]
+    assert isinstance(end, SpeechEnded)
+    assert end_t - end.end_s >= 0.9 * 1.2 - 0.02
+
+
 @pytest.mark.parametrize(
-    "kwargs", [{"sample_rate": 11025}, {"frame_ms": 25}, {"mode": 4}]
+    "kwargs", [{"sample_rate": 11025}, {"frame_ms": 25}, {"mode": 4}, {"pause_ms": -1}]
 )
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
