@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import bindparam, cast, column, func, literal_column, select, table, text
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
 from models.calls import CallAttempt, Turn
@@ -42,9 +42,13 @@ __all__ = [
     "search_turns",
 ]
 
-COUNT_CAP = 1000
+COUNT_CAP = 1000  # counting stops here ("more than 1000")
+# PostgreSQL picks its plan by counting up to here: up to this many matches, taking them all from the GIN
+# index and sorting is cheap; beyond it, a newest-first walk finds a page within a few thousand turns.
+PG_PLAN_CAP = 2000
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000  # deeper pages cost a scan each; narrow the search instead
+PG_FIRST_WINDOW = 20_000  # newest turns searched first on PostgreSQL when there are many matches
 
 SQLITE_FTS_TABLE = "turns_fts"
 PG_COLUMN = "search_tsv"
@@ -161,39 +165,75 @@ def search_turns(
     stop = _bound("date_to", date_to, tz, end=True) if date_to is not None else None
 
     dialect = session.get_bind().dialect.name
-    key, stmt = _matching(dialect, parsed)
-    stmt = stmt.join(CallAttempt, CallAttempt.id == Turn.attempt_id)
-    if campaign_id is not None or department is not None:
-        stmt = stmt.join(CallTask, CallTask.id == CallAttempt.task_id)
-    if department is not None:
-        stmt = stmt.join(Visit, Visit.id == CallTask.visit_id).where(Visit.department == department)
-    if campaign_id is not None:
-        stmt = stmt.where(CallTask.campaign_id == campaign_id)
-    if speaker is not None:
-        stmt = stmt.where(Turn.speaker == speaker)
-    if outcome is not None:
-        stmt = stmt.where(CallAttempt.outcome == outcome)
-    if start is not None:
-        stmt = stmt.where(CallAttempt.started_at >= start)
-    if stop is not None:
-        stmt = stmt.where(CallAttempt.started_at < stop)
 
-    rows = session.execute(
-        stmt.add_columns(Turn.id, Turn.attempt_id, Turn.seq, Turn.speaker, Turn.text, CallAttempt.started_at)
-        .order_by(key.desc())
-        .limit(limit + 1)
-        .offset(offset)
-    ).all()
+    def matching(*, by_recency: bool = False) -> Any:
+        key, stmt = _matching(dialect, parsed, by_recency=by_recency)
+        stmt = stmt.join(CallAttempt, CallAttempt.id == Turn.attempt_id)
+        if campaign_id is not None or department is not None:
+            stmt = stmt.join(CallTask, CallTask.id == CallAttempt.task_id)
+        if department is not None:
+            stmt = stmt.join(Visit, Visit.id == CallTask.visit_id).where(Visit.department == department)
+        if campaign_id is not None:
+            stmt = stmt.where(CallTask.campaign_id == campaign_id)
+        if speaker is not None:
+            stmt = stmt.where(Turn.speaker == speaker)
+        if outcome is not None:
+            stmt = stmt.where(CallAttempt.outcome == outcome)
+        if start is not None:
+            stmt = stmt.where(CallAttempt.started_at >= start)
+        if stop is not None:
+            stmt = stmt.where(CallAttempt.started_at < stop)
+        return key, stmt
+
+    def count(stmt: Any, key: Any, cap: int) -> int:
+        """The number of matches, counting no further than ``cap + 1``."""
+        matches = stmt.add_columns(key).limit(cap + 1).subquery()
+        return int(session.scalar(select(func.count()).select_from(matches)) or 0)
+
+    def page(stmt: Any, key: Any) -> list[Any]:
+        return list(
+            session.execute(
+                stmt.add_columns(
+                    Turn.id, Turn.attempt_id, Turn.seq, Turn.speaker, Turn.text, CallAttempt.started_at
+                )
+                .order_by(key.desc())
+                .limit(limit + 1)
+                .offset(offset)
+            ).all()
+        )
+
+    key, stmt = matching()
+    if dialect == "postgresql":
+        # PostgreSQL underestimates phrase/AND matches (it multiplies the bigrams' frequencies as if they
+        # were independent; 按时 时吃 吃药 are not), so it would fetch and sort every match. Count first
+        # (to PG_PLAN_CAP, cheap on the GIN index). Few matches: that plan is right. Many: look for the page
+        # among the newest turns only, a window of ids widened until it holds the page (or everything).
+        # Not with ``date_to``: its matches may all be old, and the planner knows how dates are spread.
+        counted = count(stmt, key, max(PG_PLAN_CAP, COUNT_CAP))
+        total, exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
+        if counted <= PG_PLAN_CAP or stop is not None:
+            rows = page(stmt, key)
+        else:
+            key, stmt = matching(by_recency=True)
+            newest = int(session.scalar(select(func.max(Turn.id))) or 0)
+            wanted = offset + limit + 1
+            # Wide enough to hold the page if the matches were spread evenly over the turns.
+            window = max(PG_FIRST_WINDOW, wanted * newest // (PG_PLAN_CAP + 1))
+            while True:
+                rows = page(stmt.where(Turn.id > newest - window), key)
+                if len(rows) > limit or window >= newest:
+                    break
+                window *= 4
+    else:
+        # FTS5 walks its index newest first and stops after one page; count only if there is more.
+        rows = page(stmt, key)
+        if offset == 0 and len(rows) <= limit:
+            total, exact = len(rows), True
+        else:
+            counted = count(stmt, key, COUNT_CAP)
+            total, exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
     has_more = len(rows) > limit
     rows = rows[:limit]
-    if offset == 0 and not has_more:
-        total, exact = len(rows), True  # the page holds every match: no count query
-    else:
-        counted = session.scalar(
-            select(func.count()).select_from(stmt.add_columns(key).limit(COUNT_CAP + 1).subquery())
-        )
-        total = min(int(counted or 0), COUNT_CAP)
-        exact = (counted or 0) <= COUNT_CAP
     hits = tuple(
         Hit(
             turn_id=row.id,
@@ -209,8 +249,13 @@ def search_turns(
     return SearchResult(hits, total, exact, has_more, limit, offset)
 
 
-def _matching(dialect: str, parsed: Query) -> tuple[Any, Any]:
-    """The ordering key and a SELECT (no columns yet) of the turns matching ``parsed``."""
+def _matching(dialect: str, parsed: Query, *, by_recency: bool = False) -> tuple[Any, Any]:
+    """The ordering key and a SELECT (no columns yet) of the turns matching ``parsed``.
+
+    ``by_recency`` (PostgreSQL): the match in a form the GIN index does not serve, so that with a range of
+    ids the planner walks the primary key newest first (it would otherwise trust its low estimate, take
+    every match from the index and sort them).
+    """
     if dialect == "sqlite":
         fts = table(SQLITE_FTS_TABLE, column("rowid"))
         key = fts.c.rowid  # FTS5 walks its index in rowid order: ORDER BY rowid DESC LIMIT stops early
@@ -222,7 +267,9 @@ def _matching(dialect: str, parsed: Query) -> tuple[Any, Any]:
         )
         return key, stmt
     if dialect == "postgresql":
-        tsv = literal_column(f"turns.{PG_COLUMN}")
+        tsv = literal_column(f"turns.{PG_COLUMN}", TSVECTOR)
+        if by_recency:
+            tsv = func.coalesce(tsv, cast("", TSVECTOR))
         match = tsv.op("@@")(cast(bindparam("search_tsquery", parsed.tsquery()), TSQUERY))
         return Turn.id, select().select_from(Turn).where(match)
     raise NotImplementedError(f"transcript search is not implemented for {dialect}")

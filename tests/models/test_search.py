@@ -13,8 +13,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 import models
-from models import db, store
-from models.search import COUNT_CAP, search_turns
+from models import db, search, store
+from models.search import search_turns
 from models.search_text import tokens
 
 if TYPE_CHECKING:
@@ -167,15 +167,48 @@ def test_pages_newest_first_with_totals(session: Session, say: Callable[..., mod
     assert search_turns(session, "头痛", offset=50).hits == ()
 
 
-def test_total_is_capped(session: Session, world: World) -> None:
+CAP = 40  # search.COUNT_CAP in these tests, so that a few dozen turns exceed it
+
+
+def test_total_is_capped(session: Session, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "COUNT_CAP", CAP)
+    monkeypatch.setattr(search, "PG_PLAN_CAP", CAP)
     attempt = store.create_attempt(session, world.task)
     session.add_all(
         models.Turn(attempt_id=attempt.id, seq=i, speaker="patient", text="还好", source="speech")
-        for i in range(1, COUNT_CAP + 3)
+        for i in range(1, CAP + 3)
     )
     session.commit()
     result = search_turns(session, "还好", limit=10)
-    assert (result.total, result.total_exact, result.has_more) == (COUNT_CAP, False, True)
+    assert (result.total, result.total_exact, result.has_more) == (CAP, False, True)
+    newest = session.scalars(select(models.Turn.id).order_by(models.Turn.id.desc())).all()
+    assert [h.turn_id for h in result.hits] == newest[:10]
+
+
+@pytest.mark.parametrize("first_window", [3, 10_000])
+def test_many_matches_page_through_widening_windows(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch, first_window: int
+) -> None:
+    # PostgreSQL looks for a page of a frequent term among the newest turns first, widening the window
+    # until it holds the page; the pages must be the same as with one window over everything.
+    monkeypatch.setattr(search, "PG_FIRST_WINDOW", first_window)
+    monkeypatch.setattr(search, "COUNT_CAP", CAP)
+    monkeypatch.setattr(search, "PG_PLAN_CAP", CAP // 2)
+    attempt = store.create_attempt(session, world.task)
+    texts = ["还好" if i % 3 else "不太好" for i in range(1, 6 * CAP)]
+    session.add_all(
+        models.Turn(attempt_id=attempt.id, seq=i, speaker="patient", text=t, source="speech")
+        for i, t in enumerate(texts, start=1)
+    )
+    session.commit()
+    expected = session.scalars(
+        select(models.Turn.id).where(models.Turn.text == "还好").order_by(models.Turn.id.desc())
+    ).all()
+    assert len(expected) > CAP
+    for offset in (0, 7, 60, len(expected) - 5, len(expected) + 3):
+        result = search_turns(session, "还好", limit=10, offset=offset)
+        assert [h.turn_id for h in result.hits] == expected[offset : offset + 10], offset
+        assert result.has_more == (offset + 10 < len(expected))
 
 
 # --- the index stays in step ----------------------------------------------------------------------------
