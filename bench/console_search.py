@@ -194,7 +194,18 @@ QUERIES: dict[str, list[str]] = {
         '"太差了"',
     ],
     # A few matches, or none: the index must find them without walking every turn.
-    "rare": ["165/102", "38.7度", "139/61", "腿肿 心慌", "Taylor dizziness", "139 61", "外星人", "nosuchword"],
+    "rare": [
+        "165/102",
+        "38.7度",
+        "139/61",
+        "腿肿 心慌",
+        "Taylor dizziness",
+        "139 61",
+        "外星人",
+        "nosuchword",
+        "骨折",
+        "38.7",
+    ],
 }
 
 
