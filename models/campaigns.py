@@ -85,7 +85,7 @@ class CallTask(Timestamps, Base):
         one_of("status", TASK_STATUSES),
         one_of("last_outcome", ATTEMPT_OUTCOMES),
         Index(None, "status", "due_at"),
-        Index(None, "campaign_id", "status", "due_at"),  # the engine's per-campaign claim query
+        Index(None, "campaign_id", "status", "priority", "due_at"),  # the claim query (models.leases)
         # An importer sets dedupe_key (e.g. "visit:<HIS id>:day3") so re-importing the same export cannot
         # queue a patient twice; NULL keys are not deduplicated.
         UniqueConstraint("campaign_id", "dedupe_key"),

@@ -34,9 +34,10 @@ import time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -180,12 +181,13 @@ def claim_due(
     campaign_id: int | None = None,
     per_campaign: Mapping[int, int] | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due tasks to ``owner`` and return them.
+    """Lease up to ``limit`` due tasks to ``owner`` and return them (one commit).
 
     Due: ``pending``, ``due_at <= now``, of a ``running`` campaign inside its start/end dates and calling
-    window at ``now``; taken by campaign priority desc, task priority desc, due_at. ``campaign_id``: only
-    that campaign. ``per_campaign``: at most that many per campaign id (e.g. ``capacity(...)``), taken in
-    the campaigns' priority order; campaigns not in it get none.
+    window at ``now``. Campaigns are served by priority (desc); campaigns of equal priority share the
+    ``limit`` fairly (round robin); within a campaign tasks go by priority desc, then due_at.
+    ``campaign_id``: only that campaign. ``per_campaign``: at most that many for each campaign id (pass
+    ``capacity(...)``; campaigns not in it get none).
     """
     if limit <= 0:
         return []
@@ -195,81 +197,129 @@ def claim_due(
     _end_read(session)
     if not campaigns:
         return []
-    expires = now + timedelta(seconds=lease_s)
-    claimed: list[Claimed] = []
-    if per_campaign is None:
-        claimed = _claim(session, owner, now, expires, [c.id for c in campaigns], limit)
-    else:
-        for c in campaigns:
-            want = min(per_campaign.get(c.id, 0), limit - len(claimed))
-            if want > 0:
-                claimed += _claim(session, owner, now, expires, [c.id], want)
-            if len(claimed) >= limit:
-                break
-    rank = {c.id: i for i, c in enumerate(campaigns)}
-    claimed.sort(key=lambda t: (rank[t.campaign_id], -t.priority, t.due_at or now, t.task_id))
-    return claimed
-
-
-def _claim(
-    session: Session, owner: str, now: datetime, expires: datetime, campaign_ids: list[int], limit: int
-) -> list[Claimed]:
-    chosen = (
-        select(CallTask.id)
-        .join(Campaign, Campaign.id == CallTask.campaign_id)
-        .where(CallTask.status == "pending", CallTask.due_at <= now, CallTask.campaign_id.in_(campaign_ids))
-        .order_by(Campaign.priority.desc(), CallTask.priority.desc(), CallTask.due_at, CallTask.id)
-        .limit(limit)
-        # PostgreSQL: lock the chosen rows, skipping rows another engine is claiming; SQLite ignores it.
-        .with_for_update(skip_locked=True, of=CallTask)
-    )
-    if len(campaign_ids) == 1:  # no join needed: lets the (campaign_id, status, due_at) index do the work
-        chosen = (
-            select(CallTask.id)
-            .where(
-                CallTask.campaign_id == campaign_ids[0],
-                CallTask.status == "pending",
-                CallTask.due_at <= now,
-            )
-            .order_by(CallTask.priority.desc(), CallTask.due_at, CallTask.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    postgres = session.get_bind().dialect.name == "postgresql"
-    stmt = (
-        update(CallTask)
-        .where(CallTask.id.in_(bindparam("ids", expanding=True) if postgres else chosen.scalar_subquery()))
-        .where(CallTask.status == "pending")
-        .values(status="leased", lease_owner=owner, lease_expires_at=expires, updated_at=now)
-        .returning(
-            CallTask.id,
-            CallTask.campaign_id,
-            CallTask.patient_id,
-            CallTask.visit_id,
-            CallTask.attempts_made,
-            CallTask.due_at,
-            CallTask.max_attempts,
-            CallTask.priority,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    claim = _Claim(session, owner, now, now + timedelta(seconds=lease_s))
 
     def run() -> list[Claimed]:
-        if postgres:
-            # Two statements in one transaction: PostgreSQL may re-run a LIMIT subquery inside
-            # ``IN (…)`` per outer row, and with SKIP LOCKED each run can pick other rows (more than
-            # ``limit`` claimed). Locking the ids first and updating exactly those cannot.
-            ids = list(session.scalars(chosen))
-            if not ids:
-                session.commit()
-                return []
-            rows = session.execute(stmt, {"ids": ids}).all()
-        else:
-            rows = session.execute(stmt).all()
+        budget = {c.id: limit if per_campaign is None else per_campaign.get(c.id, 0) for c in campaigns}
+        taken: list[tuple[int, int]] = []  # (campaign rank, id) in claim order
+        for _priority, same in groupby(campaigns, key=lambda c: c.priority):
+            group = [c for c in same if budget[c.id] > 0]
+            while group and len(taken) < limit:
+                share = max(1, -(-(limit - len(taken)) // len(group)))  # ceil: a fair share of what is left
+                still: list[_CampaignRow] = []
+                for c in group:
+                    want = min(share, budget[c.id], limit - len(taken))
+                    if want <= 0:
+                        continue
+                    got = claim.campaign(c.id, want)
+                    taken += [(len(taken) + i, task_id) for i, task_id in enumerate(got)]
+                    budget[c.id] -= len(got)
+                    if len(got) == want and budget[c.id] > 0:
+                        still.append(c)  # it may have more
+                group = still
+            if len(taken) >= limit:
+                break
+        rows = claim.finish([task_id for _, task_id in taken])
         session.commit()
-        return [Claimed(*r) for r in rows]
+        order = {task_id: i for i, task_id in taken}
+        return sorted(rows, key=lambda t: order[t.task_id])
 
     return _retrying(session, run)
+
+
+class _Claim:
+    """The statements of one claim, all in one transaction.
+
+    Per campaign, in three bands so each query is an ordered range of the ``(campaign_id, status,
+    priority, due_at)`` index that stops after ``limit`` rows: raised priority (few rows, sorted), the
+    usual priority 0 (read in due_at order straight from the index), lowered priority. A single
+    ``ORDER BY priority DESC, due_at`` over the backlog would sort every due task of the campaign on
+    every tick.
+
+    SQLite: each band is one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`` (the first one takes
+    the database write lock for the transaction). PostgreSQL: each band is a ``SELECT … FOR UPDATE SKIP
+    LOCKED`` and one ``UPDATE … WHERE id IN (ids) AND status = 'pending'`` leases them all at the end — not
+    ``IN (subquery)``, which PostgreSQL may re-run per row and so lease more than ``limit`` with SKIP LOCKED.
+    """
+
+    BANDS = (CallTask.priority > 0, CallTask.priority == 0, CallTask.priority < 0)
+    RETURNED = (
+        CallTask.id,
+        CallTask.campaign_id,
+        CallTask.patient_id,
+        CallTask.visit_id,
+        CallTask.attempts_made,
+        CallTask.due_at,
+        CallTask.max_attempts,
+        CallTask.priority,
+    )
+
+    def __init__(self, session: Session, owner: str, now: datetime, expires: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.values = {
+            "status": "leased",
+            "lease_owner": owner,
+            "lease_expires_at": expires,
+            "updated_at": now,
+        }
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.rows: dict[int, Claimed] = {}  # SQLite: already leased
+        self.locked: set[int] = set()  # PostgreSQL: locked, leased in finish()
+
+    def campaign(self, campaign_id: int, limit: int) -> list[int]:
+        """Choose (PostgreSQL: lock; SQLite: lease) up to ``limit`` due tasks of one campaign, in order."""
+        ids: list[int] = []
+        for band in self.BANDS:
+            if len(ids) >= limit:
+                break
+            chosen = (
+                select(CallTask.id)
+                .where(
+                    CallTask.campaign_id == campaign_id,
+                    CallTask.status == "pending",
+                    band,
+                    CallTask.due_at <= self.now,
+                )
+                .order_by(CallTask.priority.desc(), CallTask.due_at, CallTask.id)
+                .limit(limit - len(ids))
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it
+            )
+            if self.postgres:
+                if self.locked:  # our own locks do not hide rows from us: skip what this claim holds
+                    chosen = chosen.where(CallTask.id.not_in(self.locked))
+                got = list(self.session.scalars(chosen))
+                self.locked.update(got)
+                ids += got
+                continue
+            # No outer status condition: the write lock makes the subquery's check hold, and one would
+            # make SQLite scan the (status, due_at) index instead of looking up the few ids.
+            rows = self.session.execute(
+                update(CallTask)
+                .where(CallTask.id.in_(chosen.scalar_subquery()))
+                .values(**self.values)
+                .returning(*self.RETURNED)
+                .execution_options(synchronize_session=False)
+            ).all()
+            band_rows = sorted((Claimed(*r) for r in rows), key=lambda t: (-t.priority, t.due_at, t.task_id))
+            self.rows.update((t.task_id, t) for t in band_rows)
+            ids += [t.task_id for t in band_rows]
+        return ids
+
+    def finish(self, ids: list[int]) -> list[Claimed]:
+        """The claimed tasks (PostgreSQL: lease the locked ids now)."""
+        if not self.postgres:
+            return [self.rows[i] for i in ids]
+        if not ids:
+            return []
+        rows = self.session.execute(
+            update(CallTask)
+            .where(CallTask.id.in_(ids), CallTask.status == "pending")
+            .values(**self.values)
+            .returning(*self.RETURNED)
+            .execution_options(synchronize_session=False)
+        ).all()
+        return [Claimed(*r) for r in rows]
 
 
 def renew(

@@ -166,6 +166,38 @@ def test_per_campaign_limits(
     assert {c.campaign_id for c in only} == {other.id} and len(only) == 4
 
 
+def test_equal_priority_campaigns_share_the_limit(
+    session: Session, world: World, campaign: models.Campaign, make_task: MakeTask
+) -> None:
+    other = models.Campaign(
+        name="b",
+        flow_id="x",
+        status="running",
+        calling_windows=PRESETS["always"],
+        retry_policy={},
+        max_concurrent_calls=50,
+    )
+    session.add(other)
+    session.commit()
+    _tasks(make_task, 10)
+    _tasks(make_task, 10, campaign=other)
+    fair = leases.claim_due(session, owner="e1", now=NOW, limit=6)
+    assert Counter(c.campaign_id for c in fair) == {campaign.id: 3, other.id: 3}
+    leases.release(session, owner="e1")
+    # One campaign runs dry: the other gets the rest of the limit, over several rounds, each task once.
+    session.execute(
+        update(models.CallTask)
+        .where(models.CallTask.campaign_id == campaign.id, models.CallTask.status == "pending")
+        .values(status="done")
+    )
+    _tasks(make_task, 1)  # the first campaign has a single due task left
+    session.commit()
+    got = leases.claim_due(session, owner="e1", now=NOW, limit=8)
+    ids = [c.task_id for c in got]
+    assert len(ids) == len(set(ids)) == 8
+    assert Counter(c.campaign_id for c in got) == {campaign.id: 1, other.id: 7}
+
+
 def _claim_all(url: URL | str, owner: str, out: list[int], barrier: threading.Barrier | None = None) -> None:
     engine = db.make_engine(url)
     try:
