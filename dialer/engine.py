@@ -205,7 +205,7 @@ class Engine:
                 released = await self._db(lambda s: leases.release(s, owner=self.opt.owner))
                 if released:
                     log.info("engine %s: released %d undialled lease(s)", self.opt.owner, released)
-            self._summary(force=True)
+            await self._summary(force=True)
         return self.stats
 
     async def _wait_tick(self) -> None:
@@ -227,6 +227,14 @@ class Engine:
             counts = await self._db(self._open_counts)
             return counts == 0
         return False
+
+    def _task_counts(self, s: Session) -> dict[str, int]:
+        """Tasks by status over the selected campaigns (all when none selected); zeros left out."""
+        total: dict[str, int] = {}
+        for cid in self.opt.campaign_ids or [None]:
+            for k, n in leases.pending_counts(s, cid).items():
+                total[k] = total.get(k, 0) + n
+        return {k: n for k, n in total.items() if n}
 
     def _open_counts(self, s: Session) -> int:
         ids = self.opt.campaign_ids or [None]
@@ -250,7 +258,7 @@ class Engine:
                 log.warning("engine %s: %d of %d lease(s) no longer held (recovered by another engine?)",
                             self.opt.owner, len(held) - kept, len(held))
         if self._draining:
-            self._summary()
+            await self._summary()
             return 0
         await self._recover(now)
         # Per-campaign room only (each campaign's cap across every engine): capacity() would also share
@@ -273,7 +281,7 @@ class Engine:
                 self.live[c.task_id] = live
                 live.task = asyncio.create_task(self._call(c, cfg, live), name=f"task-{c.task_id}")
         self._claimed_last_tick = len(claimed)
-        self._summary()
+        await self._summary()
         return len(claimed)
 
     @property
@@ -479,13 +487,16 @@ class Engine:
     def _line(self, line: CallLine) -> None:
         self.emit(as_json("call", line) if self.opt.json else call_text(line))
 
-    def _summary(self, force: bool = False) -> None:
+    async def _summary(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_summary < self.opt.summary_every_real_s:
             return
         self._last_summary = now
+        tasks: dict[str, int] = {}
+        with contextlib.suppress(Exception):
+            tasks = await self._db(self._task_counts)
         facts = summary(self.tally, live=len(self.live), max_calls=self.opt.max_calls, now_real=now,
-                        clock_now=self.clock.now())
+                        clock_now=self.clock.now(), pending=tasks)
         self.emit(as_json("summary", facts) if self.opt.json else summary_text(facts))
 
     # ------------------------------------------------------------------------------------- stopping
