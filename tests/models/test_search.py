@@ -109,6 +109,9 @@ def test_mixed_scripts_numbers_and_punctuation(session: Session, say: Callable[.
     assert _ids(session, "37.5") == [ct.id]
     assert _ids(session, '"检查，体温"') == [ct.id]  # punctuation between runs is not part of the match
     assert _ids(session, "做了ct") == [ct.id]
+    assert _ids(session, "了CT检") == [ct.id]  # runs of the query may start/end inside the text's runs
+    assert _ids(session, '"检查 体温"') == []  # in quotes, spaces between Chinese mean nothing: 检查体温
+    assert _ids(session, "查ct") == []
 
 
 def test_hits_carry_the_attempt_time_and_a_safe_highlighted_snippet(
