@@ -587,7 +587,9 @@ def capacity(session: Session, owner: str, global_cap: int, *, now: datetime | N
     A campaign's own cap (``max_concurrent_calls``) counts its leased and in-progress tasks across every
     engine; ``global_cap`` (``FOLLOWUP_MAX_CALLS``, one engine's Asterisk/trunk) counts ``owner``'s tasks
     across every campaign and is shared out to campaigns in priority order. With ``now``, campaigns
-    outside their dates or calling window get 0.
+    outside their dates or calling window get 0. (Sharing the global cap up front can hand every slot to
+    a high-priority campaign with nothing due: an engine may pass a large ``global_cap`` and bound
+    ``claim_due``'s ``limit`` by its own free room instead.)
     """
     campaigns = _running(session)
     active_rows = session.execute(
