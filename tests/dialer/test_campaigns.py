@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import io
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -365,3 +367,21 @@ def test_cli_watch_prints_a_line_per_refresh_until_settled(
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) >= 3
     assert "pending 2" in lines[0] and "done 2" in lines[-1] and "pending 0" in lines[-1]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_watch_on_a_terminal_redraws_a_table(database_url: URL, session: Session) -> None:
+    from dialer import campaign_cli
+
+    c = _create(session)
+    campaigns.finish(session, c.id)  # settled: one frame, then the command returns
+    args = argparse.Namespace(url=_url(database_url), campaign_cmd="status", id=c.id, watch=0.1, json=False)
+    out = _Terminal()
+    assert campaign_cli.main(args, out) == 0
+    frame = out.getvalue()
+    assert frame.startswith("\x1b[H\x1b[2J")  # cursor home + clear: the table is redrawn in place
+    assert f"campaign {c.id}" in frame and "finished" in frame and "Ctrl-C" in frame
