@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import rq
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
@@ -379,6 +380,9 @@ def schedule_campaign_start(campaign_id: int, at: datetime, *, connection: Redis
     """Start the campaign at ``at`` (aware). Scheduling it again replaces the earlier time."""
     if at.tzinfo is None or at.tzinfo.utcoffset(at) is None:
         raise ValueError("the start time must be timezone-aware")
+    # rq keeps scheduled times in whole seconds, truncated: round up so the start is never early.
+    if at.microsecond:
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     q = queue(QUEUE_CAMPAIGNS, connection)
     cancel_campaign_start(campaign_id, connection=q.connection)
     return q.enqueue_at(
@@ -479,6 +483,37 @@ def import_status(job_id: str, *, connection: Redis | None = None) -> dict[str, 
 # --- workers ------------------------------------------------------------------------------------------
 
 
+class _PromptShutdown:
+    """rq 3.0 sends UNSUBSCRIBE and then stops its pub/sub thread; since redis-py 8 ``stop()`` joins the
+    thread, which by then is back in a 60 s blocking read, so every worker shutdown (and every burst run)
+    could hang for up to a minute. Clearing the thread's run flag *before* unsubscribing lets the
+    UNSUBSCRIBE reply wake it into a clean exit."""
+
+    pubsub: Any
+    pubsub_thread: Any
+
+    def unsubscribe(self) -> None:
+        thread = getattr(self, "pubsub_thread", None)
+        if not thread:
+            return
+        try:
+            thread.stop(timeout=0)  # redis-py ≥ 8: clear the flag, do not wait yet
+        except TypeError:  # redis-py < 8: stop() only clears the flag
+            thread.stop()
+        self.pubsub.unsubscribe()
+        thread.join(timeout=2)
+        self.pubsub.close()
+
+
+class Worker(_PromptShutdown, rq.Worker):
+    """rq's forking Worker (each job in a child process) that shuts down promptly; what ``followup worker``
+    runs. With the plain ``rq worker`` command pass ``--worker-class dialer.jobs.Worker``."""
+
+
+class SimpleWorker(_PromptShutdown, rq.SimpleWorker):
+    """rq's in-process worker (no fork), shutting down promptly; for tests and debugging."""
+
+
 def run_worker(
     queues: Sequence[str] = QUEUES,
     *,
@@ -488,8 +523,6 @@ def run_worker(
 ) -> bool:
     """Run an rq worker with the scheduler on ``queues`` until stopped (or, with ``burst``, until they are
     empty). Returns whether any job was processed. Start as many as needed, on any host."""
-    from rq import Worker
-
     for q in queues:
         queue(q)  # validates the names
     connection = connection or redis_connection()

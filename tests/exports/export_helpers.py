@@ -15,8 +15,9 @@ _serial = itertools.count(1)
 
 
 def make_campaign(session: Session, flow_id: str = "post_op", **fields: Any) -> models.Campaign:
-    """A running campaign for ``flow_id``."""
-    campaign = models.Campaign(name=f"{flow_id} 随访", flow_id=flow_id, status="running", **fields)
+    """A campaign for ``flow_id`` (running unless ``status`` says otherwise)."""
+    fields.setdefault("status", "running")
+    campaign = models.Campaign(name=f"{flow_id} 随访", flow_id=flow_id, **fields)
     session.add(campaign)
     session.commit()
     return campaign

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy.orm import Session
 
 from dialer import jobs
@@ -76,7 +75,7 @@ def work(connection: Redis, until: Callable[[], bool], *, timeout_s: float = 30.
     deadline = time.monotonic() + timeout_s
     queues = [jobs.queue(q, connection) for q in jobs.QUEUES]
     while True:
-        SimpleWorker(queues, connection=connection).work(burst=True, with_scheduler=True)
+        jobs.SimpleWorker(queues, connection=connection).work(burst=True, with_scheduler=True)
         if until():
             return
         if time.monotonic() > deadline:
