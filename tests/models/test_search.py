@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -153,6 +154,16 @@ def test_filters(
     assert _ids(session, "态度", date_to=(T0 + timedelta(days=5)).date()) == [b.id, a.id]  # whole day
     assert _ids(session, "态度", date_to=T0 + timedelta(days=5)) == [a.id]  # an instant is exclusive
     assert _ids(session, "态度", date_from=date(2026, 11, 25), date_to=date(2026, 11, 25)) == [b.id]
+
+
+def test_dates_are_days_in_the_given_timezone(session: Session, world: World) -> None:
+    late = store.create_attempt(session, world.task, started_at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC))
+    turn = store.record_turn(session, late.id, "patient", "头痛")  # 04:00 on 21 November in Shanghai
+    day = date(2026, 11, 20)
+    assert _ids(session, "头痛", date_from=day, date_to=day) == [turn.id]
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert _ids(session, "头痛", date_from=day, date_to=day, tz=shanghai) == []
+    assert _ids(session, "头痛", date_from=date(2026, 11, 21), tz=shanghai) == [turn.id]
 
 
 def test_pages_newest_first_with_totals(session: Session, say: Callable[..., models.Turn]) -> None:
@@ -368,24 +379,22 @@ TWIN_CASES = [
 ]
 
 
-def test_postgresql_indexes_the_same_tokens_as_python(session: Session) -> None:
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the SQL twin of the tokeniser exists on PostgreSQL only")
+def test_the_database_tokenises_like_python(session: Session) -> None:
+    """The index is built in the database (PostgreSQL: the SQL twin; SQLite: the registered function)
+    and queries in Python: they must cut text the same way."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for case in TWIN_CASES:
-        literal = " ".join(f"'{tok}':{pos}" for pos, tok in enumerate(tokens(case), start=1))
-        got, expected = session.execute(
-            text("SELECT followup_search_tsv(:t)::text, CAST(:lit AS tsvector)::text"),
-            {"t": case, "lit": literal},
-        ).one()
+        if postgresql:
+            literal = " ".join(f"'{tok}':{pos}" for pos, tok in enumerate(tokens(case), start=1))
+            got, expected = session.execute(
+                text("SELECT followup_search_tsv(:t)::text, CAST(:lit AS tsvector)::text"),
+                {"t": case, "lit": literal},
+            ).one()
+        else:
+            got = session.scalar(text("SELECT followup_search_tokens(:t)"), {"t": case})
+            expected = " ".join(tokens(case))
         assert got == expected, case
-
-
-def test_sqlite_function_is_the_python_tokeniser(session: Session) -> None:
-    if session.get_bind().dialect.name != "sqlite":
-        pytest.skip("SQLite only")
-    for case in TWIN_CASES:
-        got = session.scalar(text("SELECT followup_search_tokens(:t)"), {"t": case})
-        assert got == " ".join(tokens(case))
+    assert tokens(TWIN_CASES[0]) == ["护士", "士态", "态度", "度太", "太差", "差了", "了"]
 
 
 # --- the migration --------------------------------------------------------------------------------------
