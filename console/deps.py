@@ -111,6 +111,9 @@ def current_session(
         raise CsrfFailed
     request.state.user = row.user
     request.state.csrf_token = row.csrf_token
+    # End the read transaction: the connection goes back to the pool now, not when the response ends
+    # (an SSE stream lasts hours and must not hold one). Loaded rows stay usable (expire_on_commit=False).
+    db.commit()
     return row
 
 

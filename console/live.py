@@ -110,8 +110,7 @@ class EscalationFeed:
         """A queue receiving every escalation change from now on, until the context exits."""
         queue: asyncio.Queue[EscalationView] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
-        if not self.running:
-            await asyncio.to_thread(self._start_cursor)
+        if not self.running:  # no await before create_task: concurrent subscribers start one poller
             self._task = asyncio.create_task(self._run(), name="escalation-feed")
         try:
             yield queue
@@ -133,6 +132,7 @@ class EscalationFeed:
         self._versions.clear()
 
     async def _run(self) -> None:
+        await asyncio.to_thread(self._start_cursor)
         while True:
             try:
                 changes = await asyncio.to_thread(self.poll_once)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -136,3 +137,16 @@ def test_stream_filters_by_department(env: Env) -> None:
 
         event = _first_event(client, "/escalations/stream?department=心内科", two_cases)
     assert event["id"] == ids[1] and "心内科的投诉" in event["html"]
+
+
+def test_an_open_stream_holds_no_database_connection(env: Env) -> None:
+    # Queue pages stay open for hours: each must not pin one of the pool's connections.
+    with TestClient(env.app) as client:
+        client.cookies.update(env.session_for("agent").cookies)
+        with client.stream("GET", "/escalations/stream", timeout=READ_TIMEOUT_S) as response:
+            assert response.status_code == 200
+            samples = []
+            for _ in range(20):  # the poller itself borrows a connection for a moment every 0.1 s
+                samples.append(env.engine.pool.checkedout())
+                time.sleep(0.01)
+            assert min(samples) == 0
