@@ -106,3 +106,13 @@ def test_role_matrix(env: Env, route: str, who: str) -> None:
             assert response.status_code == 401
     else:
         assert response.status_code == 403, response.text[:300]
+
+
+def test_docs_list_every_route() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "console.md").read_text(encoding="utf-8")
+    for key in EXPECTED:
+        method, path = key.split(" ", 1)
+        documented = path.replace("{escalation_id}", "{id}").replace("{call_id}", "{id}")
+        assert f"| {method} | `{documented}` |" in docs, key
