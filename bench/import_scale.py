@@ -36,9 +36,38 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢钟姜崔谭陆汪范"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红建国志文辉力婷雪梅海波宁鹏飞凤云慧淑珍"
-MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155",
-                   "157", "158", "159", "166", "176", "177", "180", "181", "183", "185", "186", "187", "188",
-                   "189", "191", "198", "199")
+MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "157",
+    "158",
+    "159",
+    "166",
+    "176",
+    "177",
+    "180",
+    "181",
+    "183",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "191",
+    "198",
+    "199",
+)
 DEPARTMENTS = {
     "心内科": (["冠心病", "心力衰竭", "高血压病3级", "心房颤动"], ["PCI", "射频消融", ""]),
     "骨科": (["腰椎间盘突出症", "股骨颈骨折", "膝关节骨关节炎"], ["全髋关节置换术", "椎间孔镜手术", ""]),
@@ -49,8 +78,21 @@ DEPARTMENTS = {
     "妇产科": (["子宫肌瘤", "足月妊娠"], ["子宫肌瘤剔除术", "剖宫产术", ""]),
     "肿瘤科": (["肺癌", "结肠癌术后化疗"], [""]),
 }
-HEADER = ["患者ID", "住院号", "姓名", "性别", "年龄", "手机号", "科室", "主治医生", "病区", "出院诊断", "手术名称",
-          "入院日期", "出院日期"]
+HEADER = [
+    "患者ID",
+    "住院号",
+    "姓名",
+    "性别",
+    "年龄",
+    "手机号",
+    "科室",
+    "主治医生",
+    "病区",
+    "出院诊断",
+    "手术名称",
+    "入院日期",
+    "出院日期",
+]
 
 
 def generate_csv(path: Path, n: int, *, seed: int = 4, today: date | None = None, prefix: str = "") -> None:
@@ -69,21 +111,23 @@ def generate_csv(path: Path, n: int, *, seed: int = 4, today: date | None = None
             mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
             if i % 7 == 0:
                 mobile = f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}"  # as typed at admission
-            out.writerow([
-                f"{prefix}P{i:07d}",
-                f"{prefix}ZY{i:08d}",
-                rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
-                rng.choice("男女"),
-                rng.randint(18, 92),
-                mobile,
-                dept,
-                rng.choice(SURNAMES) + rng.choice(GIVEN),
-                f"{rng.randint(1, 20)}病区",
-                rng.choice(diagnoses),
-                rng.choice(procedures),
-                admitted.isoformat(),
-                discharge.strftime("%Y/%m/%d"),
-            ])
+            out.writerow(
+                [
+                    f"{prefix}P{i:07d}",
+                    f"{prefix}ZY{i:08d}",
+                    rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
+                    rng.choice("男女"),
+                    rng.randint(18, 92),
+                    mobile,
+                    dept,
+                    rng.choice(SURNAMES) + rng.choice(GIVEN),
+                    f"{rng.randint(1, 20)}病区",
+                    rng.choice(diagnoses),
+                    rng.choice(procedures),
+                    admitted.isoformat(),
+                    discharge.strftime("%Y/%m/%d"),
+                ]
+            )
 
 
 def bench_import(n: int, url: str, *, days: list[int] | None = None, dry_run: bool = False) -> dict[str, Any]:
@@ -145,7 +189,9 @@ def bench_import(n: int, url: str, *, days: list[int] | None = None, dry_run: bo
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=100_000)
-    p.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a PostgreSQL server where a database may be created")
+    p.add_argument(
+        "--pg-url", default=DEFAULT_PG_URL, help="a PostgreSQL server where a database may be created"
+    )
     p.add_argument("--no-pg", action="store_true")
     p.add_argument("--days", default="3,7,30", help="the campaign's days after discharge")
     p.add_argument("--json", action="store_true")

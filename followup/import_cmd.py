@@ -148,15 +148,21 @@ def _print_summary(report: object, failed_lines: int, out: TextIO) -> None:
         ):
             if count:
                 extra.append(f"{count} {what}")
-        print(f"  call tasks for campaign {r.campaign_id}: {r.tasks_created} created"
-              + (f" ({'; '.join(extra)})" if extra else ""), file=out)
+        print(
+            f"  call tasks for campaign {r.campaign_id}: {r.tasks_created} created"
+            + (f" ({'; '.join(extra)})" if extra else ""),
+            file=out,
+        )
     if r.duplicates:
         print(f"  {r.duplicates} duplicate rows imported once", file=out)
     if r.blank_rows:
         print(f"  {r.blank_rows} blank rows skipped", file=out)
     if failed_lines:
-        print(f"  {failed_lines} rows FAILED and were not imported (listed below); the good rows were imported. "
-              "Fix the rows and import the file again: nothing is imported twice.", file=out)
+        print(
+            f"  {failed_lines} rows FAILED and were not imported (listed below); the good rows were imported. "
+            "Fix the rows and import the file again: nothing is imported twice.",
+            file=out,
+        )
     if r.dry_run:
         print("  dry run: nothing was written", file=out)
     _print_rows("failed rows", r.errors, out)

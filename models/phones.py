@@ -19,19 +19,30 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, ValidationResult
 
-__all__ = ["Phone", "PhoneError", "mask_phone", "normalize_phone", "parse_phone", "phone_hash"]
+__all__ = [
+    "Phone",
+    "PhoneError",
+    "mask_phone",
+    "normalize_phone",
+    "parse_phone",
+    "phone_hash",
+    "phone_hasher",
+]
 
 DEFAULT_REGION = "CN"
 
 # A clean mainland mobile: the common case, checked without phonenumbers' full parser (≈4× faster).
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 # phonenumbers' own pattern for mainland mobiles: a match is a valid number without the full type search.
-_MOBILE_VALID = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern)
+_MOBILE_VALID = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
+)
 # Separators between several numbers in one cell.
 _SEVERAL = re.compile(r"\s*[/;,|、，；]\s*")
 # "…转123", "… ext. 123", "… x123", "…#123", "…分机123" at the end of the cell.
@@ -102,8 +113,12 @@ def parse_phone(raw: object, region: str = DEFAULT_REGION) -> Phone:
         raise PhoneError("no digits")
     if not plus and digits.startswith("00"):  # international call prefix, as in 0086…
         digits, plus = digits[2:], True
-    elif not plus and region == "CN" and len(digits) == 13 and _MOBILE.fullmatch(digits[2:]) and (
-        digits.startswith("86")
+    elif (
+        not plus
+        and region == "CN"
+        and len(digits) == 13
+        and _MOBILE.fullmatch(digits[2:])
+        and (digits.startswith("86"))
     ):
         digits, plus = digits[2:], False  # 86 + mobile, the "+" lost on the way
     if len(digits) < 7:
@@ -157,6 +172,18 @@ def mask_phone(phone: str | None) -> str:
         return ""
     digits = re.sub(r"[^0-9]", "", phone)
     return "*" * max(len(digits) - 4, 3) + digits[-4:]
+
+
+def phone_hasher(key: str) -> Callable[[str], str]:
+    """``phone_hash`` with ``key`` bound, for many numbers (the keyed state is computed once)."""
+    base = hmac.new(key.encode(), digestmod=hashlib.sha256)
+
+    def digest(e164: str) -> str:
+        h = base.copy()
+        h.update(e164.encode())
+        return h.hexdigest()
+
+    return digest
 
 
 def phone_hash(e164: str, key: str) -> str:

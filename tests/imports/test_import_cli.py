@@ -20,13 +20,26 @@ def url_of(database_url: URL) -> str:
 
 
 def test_import_prints_summary_and_failed_rows(
-    database_url: URL, factory: object, make_campaign: Callable[..., int], tmp_path: Path,
+    database_url: URL,
+    factory: object,
+    make_campaign: Callable[..., int],
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     campaign = make_campaign(days_after_discharge=[3])
     errors_csv = tmp_path / "errors.csv"
-    code = main(["import", str(DATA / "malformed.csv"), "--campaign", str(campaign), "--url", url_of(database_url),
-                 "--errors-csv", str(errors_csv)])
+    code = main(
+        [
+            "import",
+            str(DATA / "malformed.csv"),
+            "--campaign",
+            str(campaign),
+            "--url",
+            url_of(database_url),
+            "--errors-csv",
+            str(errors_csv),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0  # good rows imported although some failed
     assert "imported 3 rows" in out
@@ -40,7 +53,9 @@ def test_import_prints_summary_and_failed_rows(
     with errors_csv.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["line"], r["field"], r["kind"]) for r in rows][:3] == [
-        ("4", "phone", "error"), ("5", "name", "error"), ("6", "discharge_date", "error")
+        ("4", "phone", "error"),
+        ("5", "name", "error"),
+        ("6", "discharge_date", "error"),
     ]
     assert sum(r["kind"] == "error" for r in rows) == 8  # line 9 has two
     assert any(r["kind"] == "note" and r["line"] == "10" for r in rows)
@@ -54,12 +69,18 @@ def test_import_json_and_dry_run(
     assert code == 0
     assert report["dry_run"] is True and report["patients_created"] == 3 and report["encoding"] == "gb18030"
     assert report["errors"] == [
-        {"line": 5, "field": "phone", "value": "******3810", "reason": "a Chinese mobile number has 11 digits, "
-         "this has 10"}
+        {
+            "line": 5,
+            "field": "phone",
+            "value": "******3810",
+            "reason": "a Chinese mobile number has 11 digits, this has 10",
+        }
     ]
 
 
-def test_file_level_errors_exit_2(database_url: URL, factory: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_level_errors_exit_2(
+    database_url: URL, factory: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["import", str(DATA / "missing_columns.csv"), "--url", url_of(database_url)])
     err = capsys.readouterr().err
     assert code == 2
@@ -77,8 +98,15 @@ def test_every_row_failing_exits_1(
 
 
 def test_preview_with_mapping(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["import", str(DATA / "custom_headers.csv"), "--preview",
-                 "--mapping", str(DATA / "custom_mapping.json")])
+    code = main(
+        [
+            "import",
+            str(DATA / "custom_headers.csv"),
+            "--preview",
+            "--mapping",
+            str(DATA / "custom_mapping.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "家属电话 → phone" in out and "备用电话 → (ignored)" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import models
@@ -70,26 +70,42 @@ def test_malformed_rows_are_listed_and_good_rows_imported(factory: sessionmaker[
 
     with factory() as s:
         wang = s.scalars(select(models.Patient).where(models.Patient.external_id == "P001")).one()
-        assert (wang.name, wang.phone, wang.gender, wang.birth_year) == ("王小明", "+8613800138000", "male", 1961)
+        assert (wang.name, wang.phone, wang.gender, wang.birth_year) == (
+            "王小明",
+            "+8613800138000",
+            "male",
+            1961,
+        )
         assert wang.phone_hash and len(wang.phone_hash) == 64
         li = s.scalars(select(models.Patient).where(models.Patient.external_id == "P002")).one()
         visit = li.visits[0]
         assert (visit.external_id, visit.kind, visit.department, visit.doctor, visit.diagnosis) == (
-            "ZY002", "inpatient", "骨科", "赵医生", "股骨颈骨折"
+            "ZY002",
+            "inpatient",
+            "骨科",
+            "赵医生",
+            "股骨颈骨折",
         )
         assert (visit.visit_date, visit.discharge_date) == (date(2026, 11, 12), date(2026, 11, 21))
         zhou = s.scalars(select(models.Patient).where(models.Patient.external_id == "P008")).one()
         assert zhou.phone == "+8657188888888"
 
 
-def test_reimport_creates_nothing_new(factory: sessionmaker[Session], make_campaign: Callable[..., int]) -> None:
+def test_reimport_creates_nothing_new(
+    factory: sessionmaker[Session], make_campaign: Callable[..., int]
+) -> None:
     campaign = make_campaign(days_after_discharge=[3, 7, 30])
     first = run(factory, DATA / "malformed.csv", campaign_id=campaign)
     assert first.tasks_created == 9  # 3 visits × 3 offsets
     before = [count(factory, t) for t in (models.Patient, models.Visit, models.CallTask)]
     again = run(factory, DATA / "malformed.csv", campaign_id=campaign)
     assert [count(factory, t) for t in (models.Patient, models.Visit, models.CallTask)] == before
-    assert (again.patients_created, again.patients_updated, again.visits_created, again.visits_updated) == (0, 0, 0, 0)
+    assert (again.patients_created, again.patients_updated, again.visits_created, again.visits_updated) == (
+        0,
+        0,
+        0,
+        0,
+    )
     assert (again.tasks_created, again.tasks_existing) == (0, 9)
     assert again.duplicates == 1  # the in-file duplicate is still reported
     assert len(again.errors) == len(first.errors)
@@ -103,7 +119,9 @@ def test_reimport_with_changes_updates_patients_and_visits(
     path.write_text("病人ID,姓名,手机,住院号,入院日期,出院日期\nP1,王小明,13800138000,ZY1,2026-11-10,\n")
     first = run(factory, path, campaign_id=campaign)
     assert first.tasks_created == 1  # no discharge date yet: due now
-    path.write_text("病人ID,姓名,手机,住院号,入院日期,出院日期\nP1,王小明,13900139000,ZY1,2026-11-10,2026-11-20\n")
+    path.write_text(
+        "病人ID,姓名,手机,住院号,入院日期,出院日期\nP1,王小明,13900139000,ZY1,2026-11-10,2026-11-20\n"
+    )
     second = run(factory, path, campaign_id=campaign)
     assert (second.patients_created, second.patients_updated) == (0, 1)
     assert (second.visits_created, second.visits_updated) == (0, 1)
@@ -116,7 +134,9 @@ def test_reimport_with_changes_updates_patients_and_visits(
         assert keys == ["visit:ZY1", "visit:ZY1:day3"]
 
 
-def test_duplicate_patients_by_id_and_by_phone_and_name(factory: sessionmaker[Session], tmp_path: Path) -> None:
+def test_duplicate_patients_by_id_and_by_phone_and_name(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
     path = tmp_path / "d.csv"
     path.write_text(
         "病人ID,姓名,手机,门诊号,就诊日期\n"
@@ -131,7 +151,9 @@ def test_duplicate_patients_by_id_and_by_phone_and_name(factory: sessionmaker[Se
     assert report.patients_created == 3
     assert report.visits_created == 5
     assert report.duplicates == 1
-    assert [(n.line, n.reason) for n in report.notes] == [(6, "duplicate: the same visit as line 5; imported once")]
+    assert [(n.line, n.reason) for n in report.notes] == [
+        (6, "duplicate: the same visit as line 5; imported once")
+    ]
     assert report.errors == []
     with factory() as s:
         li = s.scalars(select(models.Patient).where(models.Patient.name == "李华")).one()
@@ -209,9 +231,22 @@ def test_xlsx(factory: sessionmaker[Session], tmp_path: Path, make_campaign: Cal
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["市第一人民医院 出院患者名单 2026年11月"])  # row 1: a title
-    ws.append(["病历号", "姓名", "手机号", "性别", "出生日期", "住院号", "科室", "入院日期", "出院日期"])  # row 2
-    ws.append(["H1", "王小明", 13800138000, "男", datetime(1956, 3, 1), 9001, "心内科",
-               datetime(2026, 11, 10), datetime(2026, 11, 20)])
+    ws.append(
+        ["病历号", "姓名", "手机号", "性别", "出生日期", "住院号", "科室", "入院日期", "出院日期"]
+    )  # row 2
+    ws.append(
+        [
+            "H1",
+            "王小明",
+            13800138000,
+            "男",
+            datetime(1956, 3, 1),
+            9001,
+            "心内科",
+            datetime(2026, 11, 10),
+            datetime(2026, 11, 20),
+        ]
+    )
     ws.append([])  # row 4: blank
     ws.append(["H2", "李华", "139 0013 9000", "女", "1958-05-06", "9002", "骨科", "2026/11/12", 46347])
     ws.append(["H3", "张三", 12345, "男", None, "9003", "骨科", "2026-11-12", "2026-11-21"])  # row 6
@@ -279,8 +314,10 @@ def test_without_offsets_or_discharge_date_tasks_are_due_now(
     factory: sessionmaker[Session], tmp_path: Path, make_campaign: Callable[..., int]
 ) -> None:
     path = tmp_path / "t.csv"
-    path.write_text("姓名,手机号,门诊号,就诊日期,出院日期\n王小明,13800138000,MZ1,2026-11-10,\n"
-                    "李华,13900139000,ZY2,2026-11-01,2026-11-08\n")
+    path.write_text(
+        "姓名,手机号,门诊号,就诊日期,出院日期\n王小明,13800138000,MZ1,2026-11-10,\n"
+        "李华,13900139000,ZY2,2026-11-01,2026-11-08\n"
+    )
     plain = make_campaign(days_after_discharge=None)
     report = run(factory, path, campaign_id=plain)
     assert report.tasks_created == 2
@@ -315,7 +352,9 @@ def test_department_and_visit_kind_filters(
     assert (report.tasks_created, report.tasks_filtered) == (1, 3)
     assert count(factory, models.Visit) == 4  # every visit is imported, filtered or not
     with factory() as s:
-        keys = set(s.scalars(select(models.CallTask.dedupe_key).where(models.CallTask.campaign_id == inpatients)))
+        keys = set(
+            s.scalars(select(models.CallTask.dedupe_key).where(models.CallTask.campaign_id == inpatients))
+        )
     assert keys == {"visit:V1"}
 
 
@@ -326,7 +365,9 @@ def test_do_not_call_numbers_get_no_task(
         add_do_not_call(s, "+8613900139000", reason="asked on a call")
     campaign = make_campaign(days_after_discharge=[3])
     path = tmp_path / "dnc.csv"
-    path.write_text("姓名,手机号,住院号,出院日期\n王小明,13800138000,ZY1,2026-11-20\n李华,139 0013 9000,ZY2,2026-11-20\n")
+    path.write_text(
+        "姓名,手机号,住院号,出院日期\n王小明,13800138000,ZY1,2026-11-20\n李华,139 0013 9000,ZY2,2026-11-20\n"
+    )
     report = run(factory, path, campaign_id=campaign)
     assert (report.rows_imported, report.patients_created, report.visits_created) == (2, 2, 2)
     assert (report.tasks_created, report.skipped_do_not_call) == (1, 1)
@@ -378,7 +419,9 @@ def test_unknown_campaign_is_a_file_error(factory: sessionmaker[Session]) -> Non
     assert count(factory, models.Patient) == 0
 
 
-def test_batches_and_progress(factory: sessionmaker[Session], tmp_path: Path, make_campaign: Callable[..., int]) -> None:
+def test_batches_and_progress(
+    factory: sessionmaker[Session], tmp_path: Path, make_campaign: Callable[..., int]
+) -> None:
     path = tmp_path / "many.csv"
     lines = ["病人ID,姓名,手机号,住院号,出院日期"]
     lines += [f"P{i},患者{i},138{i:08d},ZY{i},2026-11-20" for i in range(1, 251)]
@@ -386,8 +429,14 @@ def test_batches_and_progress(factory: sessionmaker[Session], tmp_path: Path, ma
     path.write_text("\n".join(lines) + "\n")
     seen: list[ImportProgress] = []
     report = import_file(
-        factory, path, campaign_id=make_campaign(days_after_discharge=[3]), now=NOW, progress=seen.append,
-        phone_hash_key="k", default_language="zh", batch_rows=100,
+        factory,
+        path,
+        campaign_id=make_campaign(days_after_discharge=[3]),
+        now=NOW,
+        progress=seen.append,
+        phone_hash_key="k",
+        default_language="zh",
+        batch_rows=100,
     )
     assert [p.rows_done for p in seen] == [100, 200, 251]
     assert seen[-1].fraction == 1.0 and seen[-1].errors == 0
@@ -402,3 +451,25 @@ def test_batches_and_progress(factory: sessionmaker[Session], tmp_path: Path, ma
     # every task points at its own patient's visit (ids were assigned in bulk)
     assert len(rows) == 250
     assert all(p[1:] == v[2:] and k == f"visit:{v}:day3" for p, v, k in rows)
+
+
+def test_bulk_rows_are_stored_as_the_orm_stores_them(
+    factory: sessionmaker[Session], make_campaign: Callable[..., int], tmp_path: Path
+) -> None:
+    """The bulk path bypasses the ORM: timestamps and dates must land in the same representation (SQLite
+    keeps them as text and compares them as text in the engine's due-task query)."""
+    campaign = make_campaign(days_after_discharge=[3])
+    path = tmp_path / "t.csv"
+    path.write_text("姓名,手机号,住院号,入院日期,出院日期\n王小明,13800138000,ZY1,2026-11-10,2026-11-20\n")
+    run(factory, path, campaign_id=campaign)
+    with factory() as s:
+        imported = s.scalars(select(models.CallTask)).one()
+        orm = models.CallTask(
+            campaign_id=campaign, patient_id=imported.patient_id, dedupe_key="orm", due_at=imported.due_at
+        )
+        s.add(orm)
+        s.commit()
+        stored = s.scalars(select(cast(models.CallTask.due_at, String)).order_by(models.CallTask.id)).all()
+        created = s.scalars(select(cast(models.CallTask.created_at, String)).order_by(models.CallTask.id)).all()
+    assert stored[0] == stored[1]
+    assert len(created[0]) == len(created[1])  # same text shape (SQLite: with microseconds)

@@ -61,19 +61,49 @@ def test_bad_dates_say_why(value: str, reason: str) -> None:
 
 
 SYNONYMS = [
-    ("姓名", "name"), ("患者姓名", "name"), ("Name", "name"),
-    ("手机", "phone"), ("手机号", "phone"), ("联系电话", "phone"), ("电话", "phone"), ("Phone", "phone"),
-    ("Mobile", "phone"), ("联系电话(手机)", "phone"), ("*手机号码", "phone"),
-    ("性别", "gender"), ("gender", "gender"),
-    ("出生年份", "birth_year"), ("出生日期", "birth_date"), ("年龄", "age"), ("Birth Year", "birth_year"),
-    ("病人ID", "patient_id"), ("患者ID", "patient_id"), ("病历号", "patient_id"), ("Patient ID", "patient_id"),
-    ("住院号", "visit_id"), ("门诊号", "visit_id"), ("就诊号", "visit_id"), ("visit_id", "visit_id"),
-    ("类型", "kind"), ("就诊类型", "kind"), ("kind", "kind"),
-    ("科室", "department"), ("Department", "department"),
-    ("医生", "doctor"), ("主治医生", "doctor"), ("病区", "ward"), ("诊断", "diagnosis"), ("手术", "procedure"),
-    ("就诊日期", "visit_date"), ("入院日期", "visit_date"), ("Visit Date", "visit_date"),
-    ("出院日期", "discharge_date"), ("discharge date", "discharge_date"),
-    ("语言", "language"), ("称呼", "salutation"), ("备注", None),
+    ("姓名", "name"),
+    ("患者姓名", "name"),
+    ("Name", "name"),
+    ("手机", "phone"),
+    ("手机号", "phone"),
+    ("联系电话", "phone"),
+    ("电话", "phone"),
+    ("Phone", "phone"),
+    ("Mobile", "phone"),
+    ("联系电话(手机)", "phone"),
+    ("*手机号码", "phone"),
+    ("性别", "gender"),
+    ("gender", "gender"),
+    ("出生年份", "birth_year"),
+    ("出生日期", "birth_date"),
+    ("年龄", "age"),
+    ("Birth Year", "birth_year"),
+    ("病人ID", "patient_id"),
+    ("患者ID", "patient_id"),
+    ("病历号", "patient_id"),
+    ("Patient ID", "patient_id"),
+    ("住院号", "visit_id"),
+    ("门诊号", "visit_id"),
+    ("就诊号", "visit_id"),
+    ("visit_id", "visit_id"),
+    ("类型", "kind"),
+    ("就诊类型", "kind"),
+    ("kind", "kind"),
+    ("科室", "department"),
+    ("Department", "department"),
+    ("医生", "doctor"),
+    ("主治医生", "doctor"),
+    ("病区", "ward"),
+    ("诊断", "diagnosis"),
+    ("手术", "procedure"),
+    ("就诊日期", "visit_date"),
+    ("入院日期", "visit_date"),
+    ("Visit Date", "visit_date"),
+    ("出院日期", "discharge_date"),
+    ("discharge date", "discharge_date"),
+    ("语言", "language"),
+    ("称呼", "salutation"),
+    ("备注", None),
 ]
 
 
@@ -124,7 +154,12 @@ def test_preview_lists_missing_required_columns() -> None:
 def test_mapping_override_from_json() -> None:
     mapping = load_mapping(DATA / "custom_mapping.json")
     shown = preview(DATA / "custom_headers.csv", mapping)
-    assert shown.mapping == {"病人": "name", "备用电话": None, "家属电话": "phone", "离院日": "discharge_date"}
+    assert shown.mapping == {
+        "病人": "name",
+        "备用电话": None,
+        "家属电话": "phone",
+        "离院日": "discharge_date",
+    }
     assert shown.missing == []
 
 
