@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 import models
-from dialer.retry import Decision, RetryPolicy, decide
+from dialer.retry import Decision, RetryPolicy, decide, retry_key
 from dialer.windows import PRESETS, CallingWindows
 from models import db, leases, store
 
@@ -592,3 +592,114 @@ def test_capacity_per_campaign_and_global(
     )
     session.commit()
     assert leases.capacity(session, "e1", 30)[campaign.id] == 0  # over its (lowered) cap: none, not negative
+
+
+# --- randomised engines: invariants under claims, crashes, late finishes and recoveries -----------------
+
+OUTCOMES = [
+    "completed",
+    "busy",
+    "no_answer",
+    "failed",
+    "voicemail",
+    "partial",
+    "callback_requested",
+    "opt_out",
+]
+
+
+def _check_invariants(session: Session) -> None:
+    tasks = session.execute(
+        select(
+            models.CallTask.id,
+            models.CallTask.status,
+            models.CallTask.attempts_made,
+            models.CallTask.lease_owner,
+            models.CallTask.max_attempts,
+        )
+    ).all()
+    attempts = session.execute(
+        select(models.CallAttempt.task_id, models.CallAttempt.number, models.CallAttempt.ended_at)
+    ).all()
+    session.commit()
+    by_task: dict[int, list[tuple[int, object]]] = {}
+    for task_id, number, ended in attempts:
+        by_task.setdefault(task_id, []).append((number, ended))
+    for task_id, status, made, owner, cap in tasks:
+        rows = sorted(by_task.get(task_id, []), key=lambda r: r[0])
+        assert [n for n, _ in rows] == list(range(1, made + 1)), f"task {task_id}: attempt numbers {rows}"
+        assert made <= cap
+        still_open = [n for n, ended in rows if ended is None]
+        assert len(still_open) <= 1 and (not still_open or status == "in_progress"), (task_id, status, rows)
+        assert (owner is not None) == (status in leases.ACTIVE_STATUSES), (task_id, status, owner)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_engines_keep_the_invariants(
+    seed: int, session: Session, campaign: models.Campaign, make_task: MakeTask
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    _tasks(make_task, 12, max_attempts=4)
+    now = NOW
+    held: dict[str, dict[int, int | None]] = {e: {} for e in ("A", "B", "C")}  # engine → task → attempt id
+    for _ in range(120):
+        engine = rng.choice(list(held))
+        mine = held[engine]
+        op = rng.choices(
+            ["claim", "start", "finish", "crash", "renew", "recover", "release"], [25, 25, 25, 4, 10, 8, 3]
+        )[0]
+        if op == "claim":
+            for c in leases.claim_due(session, owner=engine, now=now, limit=rng.randint(1, 4), lease_s=60):
+                mine[c.task_id] = None
+        elif op == "start" and any(a is None for a in mine.values()):
+            task_id = rng.choice([t for t, a in mine.items() if a is None])
+            try:
+                mine[task_id] = leases.start_attempt(session, owner=engine, task_id=task_id)
+            except store.AttemptConflict:
+                mine.pop(task_id)
+        elif op == "finish" and any(a is not None for a in mine.values()):
+            task_id = rng.choice([t for t, a in mine.items() if a is not None])
+            attempt_id = mine.pop(task_id)
+            assert attempt_id is not None
+            outcome = rng.choice(OUTCOMES)
+            task = _task(session, task_id)
+            decision = decide(
+                RetryPolicy.default(),
+                outcome,
+                attempts_made=task.attempts_made,
+                max_attempts=task.max_attempts,
+                now=now,
+                callback_at=None,
+                windows=ALWAYS,
+                retries_for_outcome=(task.retries or {}).get(retry_key(outcome) or "", 0),
+            )
+            leases.finish(
+                session,
+                task_id=task_id,
+                attempt_id=attempt_id,
+                outcome=outcome,
+                decision=decision,
+                owner=engine,
+                ended_at=now,
+            )
+        elif op == "crash":
+            mine.clear()  # the engine is killed: its memory is gone, its leases stay until they expire
+        elif op == "renew":
+            leases.renew(session, owner=engine, task_ids=list(mine), now=now, lease_s=60)
+        elif op == "recover":
+            leases.recover_expired(session, now=now)
+        elif op == "release":
+            leases.release(session, owner=engine)
+            mine = held[engine] = {t: a for t, a in mine.items() if a is not None}
+        now += timedelta(seconds=rng.randint(0, 15))
+        _check_invariants(session)
+    # The run went through the paths it is about: calls lost with a killed engine and calls finished.
+    causes = Counter(session.scalars(select(models.CallAttempt.hangup_cause)))
+    finished = session.scalar(
+        select(func.count())
+        .select_from(models.CallAttempt)
+        .where(models.CallAttempt.ended_at.is_not(None), models.CallAttempt.hangup_cause.is_(None))
+    )
+    assert causes[leases.ENGINE_LOST] > 0 and (finished or 0) > 0, (causes, finished)
