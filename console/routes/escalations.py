@@ -16,14 +16,19 @@ from console import escalations as cases
 from console.deps import Handler, SessionDep, state_of
 from console.live import open_escalations
 from console.templating import render, render_fragment
+from models.users import User
 
 router = APIRouter(prefix="/escalations")
 
 KEEPALIVE_SECONDS = 15
 
 
+ALL_DEPARTMENTS = "all"
+
+
 class QueueQuery(BaseModel):
-    """Queue filters (unknown parameters are refused)."""
+    """Queue filters (unknown parameters are refused). No ``department`` means the user's own department
+    (cases are routed to the responsible department's queue); ``all`` means every department."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,6 +39,12 @@ class QueueQuery(BaseModel):
     @classmethod
     def _blank_is_none(cls, data: object) -> object:
         return {k: (None if v == "" else v) for k, v in data.items()} if isinstance(data, dict) else data
+
+    def for_user(self, user: User) -> str | None:
+        """The department to show: the one asked for, else the user's own; None for every department."""
+        if self.department == ALL_DEPARTMENTS:
+            return None
+        return self.department or user.department
 
 
 class _Form(BaseModel):
@@ -64,13 +75,17 @@ class ResolveForm(_Form):
 @router.get("", response_class=HTMLResponse)
 def queue_page(request: Request, db: SessionDep, user: Handler, q: Annotated[QueueQuery, Query()]) -> Response:
     """Open escalations, newest first; new ones arrive over SSE."""
+    department = q.for_user(user)
+    departments = cases.departments(db)
+    if department and department not in departments:
+        departments.append(department)
     return render(
         request,
         "escalations/queue.html",
         {
-            "rows": open_escalations(db, q.department),
-            "department": q.department or "",
-            "departments": cases.departments(db),
+            "rows": open_escalations(db, department),
+            "department": department or ALL_DEPARTMENTS,
+            "departments": departments,
         },
     )
 
@@ -79,12 +94,13 @@ def queue_page(request: Request, db: SessionDep, user: Handler, q: Annotated[Que
 async def queue_stream(request: Request, user: Handler, q: Annotated[QueueQuery, Query()]) -> Response:
     """Server-sent events: ``escalation`` with ``{"id", "status", "html"}`` for every new or changed case."""
     feed = state_of(request).feed
+    department = q.for_user(user)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         async with feed.subscribe() as queue:
             while True:
                 view = await queue.get()
-                if q.department and view.department != q.department:
+                if department and view.department != department:
                     continue
                 html = render_fragment(request, "escalations/_row.html", {"e": view})
                 yield {

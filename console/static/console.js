@@ -16,8 +16,24 @@
       status.classList.toggle("off", !on);
       status.textContent = on ? status.dataset.on : status.dataset.off;
     }
-    source.addEventListener("open", function () { live(true); });
-    source.addEventListener("error", function () { live(false); });
+    var dropped = false;
+    source.addEventListener("open", function () {
+      live(true);
+      // Back after a disconnection: changes made meanwhile were not streamed, so reload the rows.
+      if (dropped) refreshRows();
+      dropped = false;
+    });
+    source.addEventListener("error", function () { live(false); dropped = true; });
+    function refreshRows() {
+      fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("queue-rows");
+          if (fresh) body.innerHTML = fresh.innerHTML;
+          if (empty) empty.classList.toggle("hidden", body.children.length > 0);
+        })
+        .catch(function () {});
+    }
     source.addEventListener("escalation", function (event) {
       var change = JSON.parse(event.data);
       var existing = document.getElementById("esc-" + change.id);

@@ -150,3 +150,17 @@ def test_an_open_stream_holds_no_database_connection(env: Env) -> None:
                 samples.append(env.engine.pool.checkedout())
                 time.sleep(0.01)
             assert min(samples) == 0
+
+
+def test_agents_stream_defaults_to_their_department(env: Env) -> None:
+    _age_fixture_case(env)
+    with TestClient(env.app) as client:
+        client.cookies.update(env.session_for("agent").cookies)  # agent1 works for 心内科
+        ids: list[int] = []
+
+        def two_cases() -> None:
+            ids.append(_raise(env, "骨科的投诉", department="骨科"))
+            ids.append(_raise(env, "心内科的投诉", department="心内科"))
+
+        event = _first_event(client, "/escalations/stream", two_cases)
+    assert event["id"] == ids[1]

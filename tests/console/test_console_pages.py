@@ -141,11 +141,15 @@ def test_queue_filters_by_department(env: Env) -> None:
     with env.sessions() as s:
         s.add(models.Escalation(patient_id=env.patient_id, kind="praise", department="骨科", text="医生很好"))
         s.commit()
-    client = env.session_for("agent")
-    everything = client.get("/escalations").text
+    client = env.session_for("agent")  # an agent of 心内科: their department's queue by default
+    own = client.get("/escalations").text
+    assert "医生很好" not in own and "护士态度太差了" in own
+    everything = client.get("/escalations?department=all").text
     assert "医生很好" in everything and "护士态度太差了" in everything
-    cardiology = client.get("/escalations?department=心内科").text
-    assert "医生很好" not in cardiology and "护士态度太差了" in cardiology
+    orthopaedics = client.get("/escalations?department=骨科").text
+    assert "医生很好" in orthopaedics and "护士态度太差了" not in orthopaedics
+    supervisor = env.session_for("supervisor").get("/escalations").text  # no department: everything
+    assert "医生很好" in supervisor and "护士态度太差了" in supervisor
 
 
 def test_take_the_call_is_marked_not_built(env: Env) -> None:
