@@ -387,6 +387,8 @@ def guess_mapping(headers: list[str]) -> dict[str, str | None]:
     taken: set[str] = set()
     mapping: dict[str, str | None] = {}
     for header in headers:
+        if header in mapping:
+            continue  # a repeated header: the first column with it decides
         guess = _SYNONYMS.get(normalize_header(header))
         if guess in taken:
             guess = None
@@ -446,9 +448,10 @@ def _is_blank_row(cells: list[Any]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
-def _find_header(rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, list[str], int, list]:
+def _find_header(rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, list[str], int, list, list[int]]:
     """The header row: the first of the first ten non-blank rows naming two known fields, else the first
-    non-blank row. Returns (line, headers, blank rows skipped, rows read past it to re-read)."""
+    non-blank row. Returns (line, headers, blank rows skipped, rows read past it to re-read, lines of the
+    non-blank rows above it — a title — that are skipped)."""
     seen: list[tuple[int, list[Any]]] = []
     blanks = 0
     for line, cells in rows:
@@ -459,13 +462,13 @@ def _find_header(rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, list[str],
         headers = [("" if c is None else str(c)).strip() for c in cells]
         known = {_SYNONYMS.get(normalize_header(h)) for h in headers} - {None}
         if len(known) >= 2:
-            return line, headers, blanks, []
+            return line, headers, blanks, [], [n for n, _ in seen[:-1]]
         if len(seen) >= 10:
             break
     if not seen:
         raise ImportFileError("the file is empty (no header row)")
     line, cells = seen[0]
-    return line, [("" if c is None else str(c)).strip() for c in cells], blanks, seen[1:]
+    return line, [("" if c is None else str(c)).strip() for c in cells], blanks, seen[1:], []
 
 
 # --- values ---------------------------------------------------------------------------------------------
@@ -573,7 +576,10 @@ class _RowReader:
     ) -> None:
         self.width = len(headers)
         self.spreadsheet = spreadsheet
-        self.columns = {f: i for i, h in enumerate(headers) if (f := mapping.get(h))}
+        self.columns: dict[str, int] = {}
+        for i, h in enumerate(headers):
+            if f := mapping.get(h):
+                self.columns.setdefault(f, i)  # two columns with the same header: the first one
         self.hash = phone_hasher(hash_key)
         self.today = today
         self.dates: dict[Any, date | str] = {}  # cell → date or the reason it is none (dates repeat a lot)
@@ -611,6 +617,8 @@ class _RowReader:
         if name is None and len(errors) == start:
             fail("name", None, "empty")
         raw_phone = cells[cols["phone"]]
+        if isinstance(raw_phone, str) and _text(raw_phone) is None:
+            raw_phone = None  # "NULL", "-", "无": empty, not a malformed number
         phone = note = None
         try:
             parsed = parse_phone(raw_phone)
@@ -1223,8 +1231,8 @@ class _Writer:
 
 def _prepare(
     source: _Source, mapping: Mapping[str, Any] | None
-) -> tuple[int, list[str], dict[str, str | None], int, list]:
-    line, headers, blanks, replay = _find_header(source.rows)
+) -> tuple[int, list[str], dict[str, str | None], int, list, list[int]]:
+    line, headers, blanks, replay, skipped = _find_header(source.rows)
     resolved = _apply_mapping(headers, mapping)
     missing = [f for f in REQUIRED_FIELDS if f not in resolved.values()]
     if missing:
@@ -1233,14 +1241,14 @@ def _prepare(
             f"line {line}: required column(s) missing: {', '.join(missing)} "
             f"(e.g. {', '.join(FIELDS[m][0] + '/' + m for m in missing)}); headers found: {shown}"
         )
-    return line, headers, resolved, blanks, replay
+    return line, headers, resolved, blanks, replay, skipped
 
 
 def preview(path: str | Path, mapping: Mapping[str, Any] | None = None, rows: int = 10) -> Preview:
     """Headers, the mapping the import would use and the first ``rows`` data rows, for the console's
     column-mapping screen. A missing required column is listed in ``missing`` (not raised)."""
     with _open(path) as source:
-        line, headers, _blanks, replay = _find_header(source.rows)
+        line, headers, _blanks, replay, _skipped = _find_header(source.rows)
         resolved = _apply_mapping(headers, mapping)
         phone_cols = {i for i, h in enumerate(headers) if resolved.get(h) == "phone"}
         shown: list[list[str]] = []
@@ -1298,8 +1306,11 @@ def import_file(
     report = ImportReport(path=str(path), campaign_id=campaign_id, dry_run=dry_run)
     with _open(path) as source, session_factory() as session:
         report.encoding = source.encoding
-        line, headers, resolved, blanks, replay = _prepare(source, mapping)
+        line, headers, resolved, blanks, replay, skipped = _prepare(source, mapping)
         report.header_line, report.mapping, report.blank_rows = line, resolved, blanks
+        report.notes += [
+            RowError(n, "row", "", f"above the header row (line {line}): skipped") for n in skipped
+        ]
         rules = _campaign_rules(session, campaign_id) if campaign_id is not None else None
         today = now.astimezone(rules.zone if rules else UTC).date()
         reader = _RowReader(headers, resolved, phone_hash_key, today, source.spreadsheet)

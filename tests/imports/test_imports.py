@@ -161,6 +161,18 @@ def test_duplicate_patients_by_id_and_by_phone_and_name(
         assert {v.kind for v in li.visits} == {"outpatient"}
 
 
+def test_blank_markers_and_repeated_headers(factory: sessionmaker[Session], tmp_path: Path) -> None:
+    path = tmp_path / "n.csv"
+    path.write_text("姓名,电话,电话,科室\n王小明,13800138000,13900139000,NULL\n李华,无,13700137000,-\n")
+    report = run(factory, path)
+    # the first of two columns with the same header is the phone; "无" is an empty cell, not a bad number
+    assert [(e.line, e.field, e.reason) for e in report.errors] == [(3, "phone", "empty")]
+    with factory() as s:
+        patient = s.scalars(select(models.Patient)).one()
+        assert patient.phone == "+8613800138000"
+        assert patient.visits == []  # "NULL" department: no visit column filled, no visit
+
+
 def test_patient_only_rows_and_duplicate_patients(
     factory: sessionmaker[Session], tmp_path: Path, make_campaign: Callable[..., int]
 ) -> None:
@@ -255,6 +267,7 @@ def test_xlsx(factory: sessionmaker[Session], tmp_path: Path, make_campaign: Cal
     campaign = make_campaign(days_after_discharge=[3])
     report = run(factory, path, campaign_id=campaign)
     assert report.header_line == 2 and report.blank_rows == 1
+    assert (report.notes[0].line, report.notes[0].reason) == (1, "above the header row (line 2): skipped")
     assert [(e.line, e.field) for e in report.errors] == [(6, "phone"), (7, "visit_date")]
     assert report.rows_imported == 2 and report.tasks_created == 2
     with factory() as s:
