@@ -87,7 +87,7 @@ class EngineOptions:
     drain_timeout_real_s: float = 120.0  # FOLLOWUP_DRAIN_TIMEOUT_S
     hangup_grace_real_s: float = 15.0  # after hanging up at the drain limit, wait this long for the reports
     once: bool = False  # stop when nothing is due and nothing is live
-    until_done: bool = False  # stop when the selected campaigns have no open task left
+    until_done: bool = False  # stop when the selected running campaigns have no open task left
     summary_every_real_s: float = 30.0
     session: SessionOptions = field(default_factory=lambda: SessionOptions(finish_task=False))
     dial_tag: str = "f"  # first part of every call id / simulated patient id (letters and digits)
@@ -224,8 +224,7 @@ class Engine:
         if self.opt.once and self._claimed_last_tick == 0:
             return True
         if self.opt.until_done:
-            counts = await self._db(self._open_counts)
-            return counts == 0
+            return await self._db(lambda s: dialling.open_tasks(s, self.opt.campaign_ids)) == 0
         return False
 
     def _task_counts(self, s: Session) -> dict[str, int]:
@@ -235,14 +234,6 @@ class Engine:
             for k, n in leases.pending_counts(s, cid).items():
                 total[k] = total.get(k, 0) + n
         return {k: n for k, n in total.items() if n}
-
-    def _open_counts(self, s: Session) -> int:
-        ids = self.opt.campaign_ids or [None]
-        total = 0
-        for cid in ids:
-            counts = leases.pending_counts(s, cid)
-            total += sum(counts.get(k, 0) for k in ("pending", "leased", "in_progress"))
-        return total
 
     # ---------------------------------------------------------------------------------------- tick
 

@@ -6,7 +6,8 @@ Starts one engine process: one ARI client (its own Stasis application), the reco
 shared decode pool, prompts pre-rendered per flow and language; then ticks until SIGTERM/SIGINT (drain:
 no new calls, live calls finish up to FOLLOWUP_DRAIN_TIMEOUT_S, then the rest are hung up and the leases
 released; exit 0). ``--once``: stop when nothing is due and nothing is live; ``--until-done``: stop when
-the selected campaigns have no open task left (handy with an accelerated clock).
+the selected campaigns that are running have no open task left (a paused campaign's waiting tasks do not
+keep it going; handy with an accelerated clock).
 
 ``--simulate PATH``: dial simulated patients on the project's Asterisk instead of the trunk
 (``dialer.endpoints``: a JSON file ``{"+86…": SCRIPT}`` or a directory of ``<E.164>.json`` scripts in the
@@ -45,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--once", action="store_true", help="stop when nothing is due and nothing is live")
     stop.add_argument("--until-done", action="store_true",
-                      help="stop when the selected campaigns have no pending, leased or live task")
+                      help="stop when the selected running campaigns have no pending, leased or live task")
     p.add_argument("--simulate", metavar="PATH",
                    help="dial simulated patients: a JSON file {phone: script} or a directory of <phone>.json")
     p.add_argument("--json", action="store_true", help="progress as JSON lines")

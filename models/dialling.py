@@ -8,6 +8,7 @@
 - ``close_lost_attempts``: an attempt that was *answered* when its engine died still says ``answered``
   (provisional); close it as ``failed``/``engine_lost`` like ``leases.recover_expired`` does for
   attempts without any outcome (run it just before that). Its turns and answers stay.
+- ``open_tasks``: how many tasks of running campaigns are not settled yet (``followup run --until-done``).
 - ``orphaned_channels``: the channel ids of attempts left open by an engine whose lease expired (it
   crashed mid-call), so the next engine can hang those channels up before the tasks are recovered.
 
@@ -157,3 +158,20 @@ def close_lost_attempts(session: Session, *, now: datetime) -> int:
     )
     session.commit()
     return int(closed.rowcount or 0)
+
+
+def open_tasks(session: Session, campaign_ids: tuple[int, ...] | list[int] = ()) -> int:
+    """Pending, leased or in-progress tasks of *running* campaigns (only ``campaign_ids`` when given): what
+    an engine could still dial. A paused or finished campaign's waiting tasks do not count."""
+    from sqlalchemy import func
+
+    stmt = (
+        select(func.count(CallTask.id))
+        .join(Campaign, Campaign.id == CallTask.campaign_id)
+        .where(CallTask.status.in_(("pending", "leased", "in_progress")), Campaign.status == "running")
+    )
+    if campaign_ids:
+        stmt = stmt.where(CallTask.campaign_id.in_(list(campaign_ids)))
+    n = int(session.scalar(stmt) or 0)
+    session.commit()
+    return n
