@@ -469,6 +469,36 @@ def _run_searches(engine: Engine, label: str, n: int) -> None:
     )
 
 
+def _filtered_cases() -> list[tuple[str, dict[str, Any]]]:
+    mid = START + timedelta(days=DAYS // 2)
+    return [
+        ("态度", {"department": "骨科"}),
+        ("nurse", {"speaker": "patient"}),
+        ("血压", {"outcome": "escalated"}),
+        ("护士 态度", {"campaign_id": 2}),
+        ("头痛", {"date_from": mid}),
+        ("复查", {"date_to": START.date() + timedelta(days=30)}),  # old matches only
+        ("投诉", {"date_from": mid.date(), "date_to": mid.date() + timedelta(days=7)}),
+        ("按时吃药", {"department": "眼科", "speaker": "patient", "outcome": "completed"}),
+        ("态度", {"offset": 2000}),  # a deep page
+    ]
+
+
+def _run_filtered(engine: Engine, label: str) -> None:
+    """The console's filters with a term: each case's median of 3 runs (the 200 above have none)."""
+    cases = []
+    with db.session_factory(engine)() as session:
+        for q, filters in _filtered_cases():
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                result = search_turns(session, q, **filters)
+                times.append((time.perf_counter() - t0) * 1000)
+            shown = ", ".join(f"{k}={v}" for k, v in filters.items())
+            cases.append(f"{q} [{shown}] {statistics.median(times):.0f} ms ({result.total})")
+    print(f"    {label} with filters: " + "; ".join(cases))
+
+
 def _compare_trgm(engine: Engine, n: int) -> None:
     """pg_trgm GIN on turns.text with ILIKE: the alternative the brief asked to measure."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -529,6 +559,7 @@ def main() -> None:
         engine = db.make_engine(admin.set(database=name))
         try:
             _run_searches(engine, "postgresql", args.searches)
+            _run_filtered(engine, "postgresql")
             if args.compare_trgm:
                 _compare_trgm(engine, args.searches)
         finally:
@@ -548,6 +579,7 @@ def main() -> None:
         engine = db.make_engine(f"sqlite:///{path}")
         try:
             _run_searches(engine, "sqlite", args.searches)
+            _run_filtered(engine, "sqlite")
         finally:
             engine.dispose()
 

@@ -190,35 +190,37 @@ def search_turns(
         matches = stmt.add_columns(key).limit(cap + 1).subquery()
         return int(session.scalar(select(func.count()).select_from(matches)) or 0)
 
-    def page(stmt: Any, key: Any) -> list[Any]:
-        return list(
-            session.execute(
-                stmt.add_columns(
-                    Turn.id, Turn.attempt_id, Turn.seq, Turn.speaker, Turn.text, CallAttempt.started_at
-                )
-                .order_by(key.desc())
-                .limit(limit + 1)
-                .offset(offset)
-            ).all()
-        )
+    def page(stmt: Any, key: Any, *, paged: bool = True) -> list[Any]:
+        """Rows of ``stmt`` newest first: one page plus one row (to know if there is more)."""
+        stmt = stmt.add_columns(
+            Turn.id, Turn.attempt_id, Turn.seq, Turn.speaker, Turn.text, CallAttempt.started_at
+        ).order_by(key.desc())
+        if paged:
+            stmt = stmt.limit(limit + 1).offset(offset)
+        return list(session.execute(stmt).all())
 
     key, stmt = matching()
     if dialect == "postgresql":
         # PostgreSQL underestimates phrase/AND matches (it multiplies the bigrams' frequencies as if they
-        # were independent; 按时 时吃 吃药 are not), so it would fetch and sort every match. Count first
-        # (to PG_PLAN_CAP, cheap on the GIN index). Few matches: that plan is right. Many: look for the page
-        # among the newest turns only, a window of ids widened until it holds the page (or everything).
-        # Not with ``date_to``: its matches may all be old, and the planner knows how dates are spread.
-        counted = count(stmt, key, max(PG_PLAN_CAP, COUNT_CAP))
-        total, exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
-        if counted <= PG_PLAN_CAP or stop is not None:
-            rows = page(stmt, key)
+        # were independent; 按时 时吃 吃药 are not) and, with dates, assumes any turn is as likely to be in
+        # range: left alone it picks plans that visit most of the table. So the plan is chosen here.
+        # First the ids of up to PG_PLAN_CAP + 1 matches (any order; cheap on the GIN index). That is all
+        # of them: sort them and fetch the page by id. More, and a ``date_to`` (matches may all be old):
+        # every match from the index, sorted. More otherwise: look for the page among the newest turns,
+        # in a window of ids widened until it holds the page.
+        ids = list(session.scalars(stmt.add_columns(key).limit(max(PG_PLAN_CAP, COUNT_CAP) + 1)))
+        total, exact = min(len(ids), COUNT_CAP), len(ids) <= COUNT_CAP
+        if len(ids) <= PG_PLAN_CAP:
+            wanted = sorted(ids, reverse=True)[offset : offset + limit + 1]
+            by_id = select().select_from(Turn).join(CallAttempt, CallAttempt.id == Turn.attempt_id)
+            rows = page(by_id.where(Turn.id.in_(wanted)), Turn.id, paged=False) if wanted else []
+        elif stop is not None:
+            rows = page(stmt, key + literal_column("0"))  # "+ 0": not the primary key's order, the index
         else:
             key, stmt = matching(by_recency=True)
             newest = int(session.scalar(select(func.max(Turn.id))) or 0)
-            wanted = offset + limit + 1
             # Wide enough to hold the page if the matches were spread evenly over the turns.
-            window = max(PG_FIRST_WINDOW, wanted * newest // (PG_PLAN_CAP + 1))
+            window = max(PG_FIRST_WINDOW, (offset + limit + 1) * newest // (PG_PLAN_CAP + 1))
             while True:
                 rows = page(stmt.where(Turn.id > newest - window), key)
                 if len(rows) > limit or window >= newest:

@@ -223,6 +223,11 @@ def test_many_matches_page_through_widening_windows(
         result = search_turns(session, "还好", limit=10, offset=offset)
         assert [h.turn_id for h in result.hits] == expected[offset : offset + 10], offset
         assert result.has_more == (offset + 10 < len(expected))
+        # With date_to, PostgreSQL takes every match from the index and sorts them: the same pages.
+        dated = search_turns(
+            session, "还好", limit=10, offset=offset, date_to=datetime.now(UTC) + timedelta(days=1)
+        )
+        assert dated.hits == result.hits
 
 
 # --- the index stays in step ----------------------------------------------------------------------------
