@@ -68,6 +68,7 @@ __all__ = [
 
 ACTIVE_STATUSES: tuple[str, ...] = ("leased", "in_progress")
 ENGINE_LOST = "engine_lost"  # hangup_cause of an attempt closed by recover_expired
+_RETRY_STATES = frozenset({"40P01", "40001"})  # PostgreSQL deadlock_detected, serialization_failure
 
 
 @dataclass
@@ -156,13 +157,17 @@ def _end_read(session: Session) -> None:
 
 
 def _retrying(session: Session, fn: Any, attempts: int = 5) -> Any:
-    """Run ``fn()``; on SQLite lock contention beyond the busy timeout, roll back and try again."""
+    """Run ``fn()`` (one transaction); when it loses a lock race — SQLite busy beyond the busy timeout,
+    a PostgreSQL deadlock or serialization failure — roll back and run it again."""
     for i in range(attempts):
         try:
             return fn()
         except OperationalError as exc:
             session.rollback()
-            if "locked" not in str(exc.orig).lower() or i == attempts - 1:
+            transient = (
+                "locked" in str(exc.orig).lower() or getattr(exc.orig, "sqlstate", None) in _RETRY_STATES
+            )
+            if not transient or i == attempts - 1:
                 raise
             _time.sleep(0.05 * (i + 1))
     raise AssertionError("unreachable")
@@ -518,8 +523,14 @@ def finish(
         raise ValueError(f"decision status {decision.status!r} is not one of {', '.join(TASK_STATUSES)}")
     ended = ended_at or utcnow()
 
+    postgres = session.get_bind().dialect.name == "postgresql"
+
     def run() -> bool:
-        # Write first (SQLite: take the write lock before reading), then read the task under it.
+        if postgres:
+            # Lock the task row before the attempt row: the same order as recover_expired and
+            # create_attempt, so a finish racing a recovery waits instead of deadlocking.
+            session.execute(select(CallTask.id).where(CallTask.id == task_id).with_for_update())
+        # SQLite: write first (takes the database write lock), then read the task under it.
         attempt_values: dict[str, Any] = {"outcome": outcome, "ended_at": ended, "updated_at": utcnow()}
         if hangup_cause is not None:
             attempt_values["hangup_cause"] = hangup_cause
