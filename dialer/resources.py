@@ -32,13 +32,15 @@ class CallResources:
 
     @classmethod
     def from_settings(cls, settings: Any, *, max_calls: int, recordings_dir: Path | None = None) -> CallResources:
-        """The configured recogniser (Whisper loaded here, once), a decode pool whose queue holds one
-        utterance per possible call, the configured voices and the prompt cache."""
+        """The configured recogniser (Whisper loaded once), the decode pool FOLLOWUP_ASR_POOL names (worker
+        processes by default, started here) with a queue that holds one utterance per possible call, the
+        configured voices and the prompt cache."""
         from asr.backends import make_recognizer
+        from asr.pool import make_decode_pool
         from tts.factory import prompt_cache_from_settings, synthesizer_from_settings
 
         recognizer = make_recognizer(settings)
-        pool = DecodePool(max_workers=max(1, settings.asr_workers), max_queue=max(16, 2 * max_calls))
+        pool = make_decode_pool(recognizer, settings, max_queue=max(16, 2 * max_calls))
         return cls(recognizer, pool, synthesizer_from_settings(settings), prompt_cache_from_settings(settings),
                    recordings_dir)
 

@@ -72,7 +72,7 @@ def test_mixed_campaign(asterisk: local_asterisk.LocalAsterisk, tmp_path: Path) 
 
 async def _mixed_campaign(asterisk: local_asterisk.LocalAsterisk, tmp_path: Path) -> None:
     from asr.models import whisper_model_dir
-    from asr.pool import DecodePool
+    from asr.pool import make_decode_pool
     from asr.whisper import WhisperRecognizer
     from dialer.ari import AriClient
     from dialer.clock import ScaledClock
@@ -121,10 +121,10 @@ async def _mixed_campaign(asterisk: local_asterisk.LocalAsterisk, tmp_path: Path
     scripts, base = load_scripts(seeded.simulate)
     sim = SimulatedEndpoints(scripts, SimulatedPatients(asterisk.dirs["scripts"], asterisk.dirs["patient_audio"]),
                              base, tag=tag)
+    recognizer = WhisperRecognizer(whisper_model_dir(None, os.environ.get("FOLLOWUP_CACHE_DIR")), workers=2)
     resources = CallResources(
-        WhisperRecognizer(whisper_model_dir(None, os.environ.get("FOLLOWUP_CACHE_DIR")), workers=2),
-        DecodePool(max_workers=2, max_queue=64), build_synthesizer("espeak", "espeak"),
-        PromptCache(tmp_path / "prompts"), asterisk.dirs["recordings"])
+        recognizer, await asyncio.to_thread(make_decode_pool, recognizer, max_queue=64),
+        build_synthesizer("espeak", "espeak"), PromptCache(tmp_path / "prompts"), asterisk.dirs["recordings"])
     lines: list[str] = []
     options = EngineOptions(owner=f"live-{tag}", max_calls=10, campaign_ids=(seeded.campaign_id, other.campaign_id),
                             tick_real_s=0.5, lease_real_s=60, dial_tag=tag, asterisk_host=asterisk.ari_url,
