@@ -1,12 +1,18 @@
 """Fixtures for the console tests: a migrated SQLite database per test (copied from one migrated once per
 session), a small hospital with one account per role, a call with a recording, an open escalation, and a
-controllable clock for session expiry."""
+controllable clock for session expiry.
+
+``FOLLOWUP_TEST_CONSOLE_BACKEND=postgresql`` runs the same tests on PostgreSQL instead (the server at
+``FOLLOWUP_TEST_PG_URL``, as in tests/models; each test gets a copy of a migrated template database).
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
+import uuid
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +22,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import models
@@ -117,11 +123,46 @@ def login(client: TestClient, username: str, password: str, **extra: str):
     )
 
 
+BACKEND = os.environ.get("FOLLOWUP_TEST_CONSOLE_BACKEND", "sqlite")
+PG_URL = os.environ.get("FOLLOWUP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("console_template") / "template.db"
-    db.upgrade(f"sqlite:///{path}")
-    return path
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database to copy: a SQLite file path, or a PostgreSQL template database name."""
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp("console_template") / "template.db"
+        db.upgrade(f"sqlite:///{path}")
+        yield str(path)
+        return
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"followup_console_tpl_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
+    db.upgrade(make_url(PG_URL).set(database=name))
+    yield name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+def _database_for_test(template: str, tmp_path: Path) -> tuple[str, object]:
+    """A fresh copy of the template: (URL, cleanup)."""
+    if BACKEND == "sqlite":
+        path = tmp_path / "console.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}", lambda: None
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"{template}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), drop
 
 
 @pytest.fixture(scope="session")
@@ -233,10 +274,9 @@ def build_world(env: Env, password_hash: str) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[Env]:
-    path = tmp_path / "console.db"
-    shutil.copyfile(template_db, path)
-    engine = db.make_engine(f"sqlite:///{path}")
+def env(tmp_path: Path, template_db: str, password_hash: str) -> Iterator[Env]:
+    url, cleanup = _database_for_test(template_db, tmp_path)
+    engine = db.make_engine(url)
     clock = Clock()
     data_dir = tmp_path / "var"
     data_dir.mkdir()
@@ -246,3 +286,4 @@ def env(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[Env]:
     build_world(environment, password_hash)
     yield environment
     engine.dispose()
+    cleanup()  # type: ignore[operator]

@@ -48,7 +48,9 @@ def _free_port() -> int:
 def live_url(env: Env) -> Iterator[str]:
     """The env's console served by uvicorn on a free port, in a thread."""
     port = _free_port()
-    config = uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        env.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -65,7 +67,9 @@ def live_url(env: Env) -> Iterator[str]:
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: deploy/bootstrap.sh installs it (apt-get install chromium)")
+        pytest.fail(
+            "Debian's chromium is missing: deploy/bootstrap.sh installs it (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -73,6 +77,16 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def _wait_until(page, expression: str, timeout_ms: int = WAIT_MS) -> None:
+    """Poll a JS expression from Python (page.evaluate goes through the DevTools protocol: Playwright's own
+    wait_for_function compiles its predicate with eval, which the console's CSP rightly forbids)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for: {expression}")
+        time.sleep(0.05)
 
 
 def _login(page, base: str, username: str) -> None:
@@ -148,15 +162,15 @@ def test_quality_plays_seeks_and_scores_a_call(env: Env, live_url: str, browser)
 
     page.click(f"#call-{env.attempt_id} a")
     page.wait_for_selector("#recording")
-    page.wait_for_function("document.getElementById('recording').readyState >= 1", timeout=WAIT_MS)
+    _wait_until(page, "document.getElementById('recording').readyState >= 1")
     duration = page.evaluate("document.getElementById('recording').duration")
     assert duration == pytest.approx(6.0, abs=0.1)
     assert page.inner_text("#patient-phone") == "**********8000"
 
     page.click("#turn-4")  # 护士态度太差了 at 4.5 s
-    page.wait_for_function(
+    _wait_until(
+        page,
         "(() => { const a = document.getElementById('recording'); return !a.paused && a.currentTime >= 4.5; })()",
-        timeout=WAIT_MS,
     )
     page.wait_for_selector("#turn-4.playing", timeout=WAIT_MS)
     page.evaluate("document.getElementById('recording').pause()")
