@@ -24,9 +24,10 @@ from typing import Any
 from sqlalchemy import bindparam, cast, column, func, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.calls import CallAttempt, Turn
-from models.campaigns import CallTask
+from models.campaigns import CallTask, Campaign
 from models.patients import Visit
 from models.search_text import Query, highlight, index_text, parse_query
 from models.vocab import ATTEMPT_OUTCOMES, SPEAKERS
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_OFFSET",
     "Hit",
     "SearchResult",
+    "attempts_matching",
     "is_search_structure",
     "register_sqlite_functions",
     "search_turns",
@@ -143,7 +145,7 @@ def search_turns(
 
     Filters: the attempt's campaign, outcome and start time (``date_from`` inclusive; ``date_to``: a date
     includes that whole day, a datetime is an exclusive bound; dates are days in ``tz``), the turn's
-    speaker (bot/patient/agent), the visit's department. Raises ValueError for an unusable query or
+    speaker (bot/patient/agent), the department (the visit's, else the campaign's). Raises ValueError for an unusable query or
     filter, with a message meant for the person who typed it.
     """
     parsed = parse_query(query)
@@ -171,8 +173,12 @@ def search_turns(
         stmt = stmt.join(CallAttempt, CallAttempt.id == Turn.attempt_id)
         if campaign_id is not None or department is not None:
             stmt = stmt.join(CallTask, CallTask.id == CallAttempt.task_id)
-        if department is not None:
-            stmt = stmt.join(Visit, Visit.id == CallTask.visit_id).where(Visit.department == department)
+        if department is not None:  # the visit's department, else the campaign's (as the console's call list)
+            stmt = (
+                stmt.join(Campaign, Campaign.id == CallTask.campaign_id)
+                .outerjoin(Visit, Visit.id == CallTask.visit_id)
+                .where(func.coalesce(Visit.department, Campaign.department) == department)
+            )
         if campaign_id is not None:
             stmt = stmt.where(CallTask.campaign_id == campaign_id)
         if speaker is not None:
@@ -249,6 +255,17 @@ def search_turns(
         for row in rows
     )
     return SearchResult(hits, total, exact, has_more, limit, offset)
+
+
+def attempts_matching(dialect: str, query: str) -> ColumnElement[bool]:
+    """A condition on ``CallAttempt``: some turn of the attempt matches ``query`` (for a call list that
+    filters by transcript, e.g. ``select(CallAttempt).where(attempts_matching("sqlite", "态度"))``).
+
+    ``dialect``: ``session.get_bind().dialect.name``. Raises ValueError like ``search_turns``. It collects
+    the attempts of every matching turn: fast for selective terms, slower for very common ones (护士).
+    """
+    _key, stmt = _matching(dialect, parse_query(query))
+    return CallAttempt.id.in_(stmt.add_columns(Turn.attempt_id))
 
 
 def _matching(dialect: str, parsed: Query, *, by_recency: bool = False) -> tuple[Any, Any]:

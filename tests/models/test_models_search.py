@@ -430,3 +430,32 @@ def test_migration_indexes_existing_turns_and_downgrade_removes_the_index(empty_
             assert s.scalar(select(models.Turn.id).where(models.Turn.seq == 2)) is not None
     finally:
         engine.dispose()
+
+
+def test_department_falls_back_to_the_campaigns(
+    session: Session, world: World, say: Callable[..., models.Turn], make_task: Callable[..., models.CallTask]
+) -> None:
+    eye = models.Campaign(name="眼科回访", flow_id="f", department="眼科", created_by=world.user)
+    session.add(eye)
+    session.commit()
+    turn = say("视力好多了", task=make_task(campaign=eye))  # a task without a visit
+    assert _ids(session, "视力", department="眼科") == [turn.id]
+    assert _ids(session, "视力", department="心内科") == []
+
+
+def test_attempts_matching_filters_calls_by_transcript(
+    session: Session, world: World, say: Callable[..., models.Turn]
+) -> None:
+    complaint = say("护士态度太差了")
+    say("医生很好", attempt=session.get(models.CallAttempt, complaint.attempt_id))
+    praise = say("医生很好")
+    dialect = session.get_bind().dialect.name
+    matching = search.attempts_matching(dialect, "医生")
+    assert set(session.scalars(select(models.CallAttempt.id).where(matching))) == {
+        complaint.attempt_id,
+        praise.attempt_id,
+    }
+    only = select(models.CallAttempt.id).where(search.attempts_matching(dialect, "态度"))
+    assert session.scalars(only).all() == [complaint.attempt_id]
+    with pytest.raises(ValueError, match="unbalanced"):
+        search.attempts_matching(dialect, '"态度')
