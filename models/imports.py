@@ -39,11 +39,13 @@ import codecs
 import csv
 import io
 import json
+import queue
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
@@ -1320,32 +1322,23 @@ def import_file(
             # A bigger page cache for this connection while it fills several indexes (restored below).
             cache_pages = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
             session.connection().exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
-        batch: list[_Record] = []
-
-        def flush() -> None:
-            if batch:
-                _write_batch(session, writer, batch, dry_run)
-                batch.clear()
-            if progress is not None:
-                progress(
-                    ImportProgress(
-                        report.rows_read, len(report.errors), time.perf_counter() - started, source.fraction()
-                    )
-                )
-
-        for number, cells in _chain(replay, source.rows):
-            if _is_blank_row(cells):
-                report.blank_rows += 1
-                continue
-            report.rows_read += 1
-            record = reader.read(number, cells, report.errors)
-            if record is None:
-                report.rows_failed += 1
-                continue
-            batch.append(record)
-            if len(batch) >= batch_rows:
-                flush()
-        flush()
+        # Reading and checking rows (a thread) overlaps with writing the previous batch (this thread):
+        # the database drivers release the GIL while SQLite or PostgreSQL work.
+        read_errors: list[RowError] = []
+        batches = _read_batches(_chain(replay, source.rows), reader, batch_rows, source.fraction, read_errors)
+        last = _Batch([], 0, 0, 0, 0, None)
+        with closing(_read_ahead(batches)) as ahead:  # closed at once on an error: the thread stops
+            for last in ahead:
+                if last.records:
+                    _write_batch(session, writer, last.records, dry_run)
+                if progress is not None:
+                    elapsed = time.perf_counter() - started
+                    errors = last.errors + len(report.errors)
+                    progress(ImportProgress(last.rows_read, errors, elapsed, last.fraction))
+        report.rows_read = last.rows_read
+        report.blank_rows += last.blank_rows
+        report.rows_failed += last.failed
+        report.errors += read_errors
         if dry_run:
             session.rollback()
         if sqlite:
@@ -1358,6 +1351,83 @@ def import_file(
 
 
 _SQLITE_CACHE_KIB = 64 * 1024
+
+
+@dataclass
+class _Batch:
+    """Records ready to write, with the reader's running totals up to them."""
+
+    records: list[_Record]
+    rows_read: int
+    blank_rows: int
+    failed: int
+    errors: int
+    fraction: float | None
+
+
+def _read_batches(
+    rows: Iterator[tuple[int, list[Any]]],
+    reader: _RowReader,
+    size: int,
+    fraction: Callable[[], float | None],
+    errors: list[RowError],
+) -> Iterator[_Batch]:
+    """Check rows into batches of ``size`` records; the last batch (possibly empty) always comes."""
+    records: list[_Record] = []
+    read = blank = failed = 0
+    for number, cells in rows:
+        if _is_blank_row(cells):
+            blank += 1
+            continue
+        read += 1
+        record = reader.read(number, cells, errors)
+        if record is None:
+            failed += 1
+            continue
+        records.append(record)
+        if len(records) >= size:
+            yield _Batch(records, read, blank, failed, len(errors), fraction())
+            records = []
+    yield _Batch(records, read, blank, failed, len(errors), fraction())
+
+
+def _read_ahead(items: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
+    """Run ``items`` in a thread at most ``depth`` items ahead of the consumer; its exceptions are raised
+    here. Stopping early (the consumer failed) stops the thread before returning."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(("error", exc))
+
+    thread = threading.Thread(target=run, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = slots.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _write_batch(session: Session, writer: _Writer, batch: list[_Record], dry_run: bool) -> None:

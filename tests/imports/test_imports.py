@@ -483,7 +483,34 @@ def test_bulk_rows_are_stored_as_the_orm_stores_them(
         s.add(orm)
         s.commit()
         stored = s.scalars(select(cast(models.CallTask.due_at, String)).order_by(models.CallTask.id)).all()
-        created = s.scalars(select(cast(models.CallTask.created_at, String)).order_by(models.CallTask.id)).all()
+        created = s.scalars(
+            select(cast(models.CallTask.created_at, String)).order_by(models.CallTask.id)
+        ).all()
     assert stored[0] == stored[1]
     if factory.kw["bind"].dialect.name == "sqlite":  # PostgreSQL prints microseconds without trailing 0s
         assert len(created[0]) == len(created[1]) == len("2026-12-06 18:00:00.000000")
+
+
+def test_a_failing_progress_callback_stops_the_import_cleanly(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    import threading
+
+    path = tmp_path / "many.csv"
+    path.write_text("姓名,手机号\n" + "".join(f"患者{i},138{i:08d}\n" for i in range(1, 501)))
+
+    def explode(_: ImportProgress) -> None:
+        raise RuntimeError("console went away")
+
+    with pytest.raises(RuntimeError, match="console went away"):
+        import_file(
+            factory,
+            path,
+            campaign_id=None,
+            progress=explode,
+            phone_hash_key="k",
+            default_language="zh",
+            batch_rows=100,
+        )
+    assert count(factory, models.Patient) == 100  # the first batch was committed before the callback
+    assert not [t for t in threading.enumerate() if t.name == "import-reader"]
