@@ -37,7 +37,7 @@ from sqlalchemy.engine import URL
 import models
 from followup.config import get_settings
 from models import db
-from models.search import search_turns
+from models.search import COUNT_CAP, search_turns
 
 SEED = 20261206
 TURNS_PER_ATTEMPT = 8
@@ -464,7 +464,7 @@ def _run_searches(engine: Engine, label: str, n: int) -> None:
                 f"    {kind:10s} n={len(ts):3d}  p50 {_percentile(ts, 0.5):7.1f} ms  p95 {_percentile(ts, 0.95):7.1f} ms"
             )
     print(
-        f"    matches per query: median {statistics.median(totals):.0f} (capped at 1000), "
+        f"    matches per query: median {statistics.median(totals):.0f} (capped at {COUNT_CAP}), "
         f"{sum(1 for t in totals if t == 0)} with none"
     )
 

@@ -44,10 +44,10 @@ __all__ = [
     "search_turns",
 ]
 
-COUNT_CAP = 1000  # counting stops here ("more than 1000")
-# PostgreSQL picks its plan by counting up to here: up to this many matches, taking them all from the GIN
-# index and sorting is cheap; beyond it, a newest-first walk finds a page within a few thousand turns.
-PG_PLAN_CAP = 2000
+# Counting stops here ("more than 500"). PostgreSQL also picks its plan by it: up to this many matches,
+# taking them all and sorting is cheap; beyond it, a newest-first walk finds a page sooner than counting
+# further would take (a few hundred is plenty for a person paging through results).
+COUNT_CAP = 500
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000  # deeper pages cost a scan each; narrow the search instead
 PG_FIRST_WINDOW = 20_000  # newest turns searched first on PostgreSQL when there are many matches
@@ -210,13 +210,13 @@ def search_turns(
         # PostgreSQL underestimates phrase/AND matches (it multiplies the bigrams' frequencies as if they
         # were independent; 按时 时吃 吃药 are not) and, with dates, assumes any turn is as likely to be in
         # range: left alone it picks plans that visit most of the table. So the plan is chosen here.
-        # First the ids of up to PG_PLAN_CAP + 1 matches (any order; cheap on the GIN index). That is all
+        # First the ids of up to COUNT_CAP + 1 matches (any order; cheap on the GIN index). That is all
         # of them: sort them and fetch the page by id. More, and a ``date_to`` (matches may all be old):
         # every match from the index, sorted. More otherwise: look for the page among the newest turns,
         # in a window of ids widened until it holds the page.
-        ids = list(session.scalars(stmt.add_columns(key).limit(max(PG_PLAN_CAP, COUNT_CAP) + 1)))
+        ids = list(session.scalars(stmt.add_columns(key).limit(COUNT_CAP + 1)))
         total, exact = min(len(ids), COUNT_CAP), len(ids) <= COUNT_CAP
-        if len(ids) <= PG_PLAN_CAP:
+        if exact:
             wanted = sorted(ids, reverse=True)[offset : offset + limit + 1]
             by_id = select().select_from(Turn).join(CallAttempt, CallAttempt.id == Turn.attempt_id)
             rows = page(by_id.where(Turn.id.in_(wanted)), Turn.id, paged=False) if wanted else []
@@ -226,7 +226,7 @@ def search_turns(
             key, stmt = matching(by_recency=True)
             newest = int(session.scalar(select(func.max(Turn.id))) or 0)
             # Wide enough to hold the page if the matches were spread evenly over the turns.
-            window = max(PG_FIRST_WINDOW, (offset + limit + 1) * newest // (PG_PLAN_CAP + 1))
+            window = max(PG_FIRST_WINDOW, (offset + limit + 1) * newest // (COUNT_CAP + 1))
             while True:
                 rows = page(stmt.where(Turn.id > newest - window), key)
                 if len(rows) > limit or window >= newest:

@@ -186,7 +186,6 @@ CAP = 40  # search.COUNT_CAP in these tests, so that a few dozen turns exceed it
 
 def test_total_is_capped(session: Session, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "COUNT_CAP", CAP)
-    monkeypatch.setattr(search, "PG_PLAN_CAP", CAP)
     attempt = store.create_attempt(session, world.task)
     session.add_all(
         models.Turn(attempt_id=attempt.id, seq=i, speaker="patient", text="还好", source="speech")
@@ -207,7 +206,6 @@ def test_many_matches_page_through_widening_windows(
     # until it holds the page; the pages must be the same as with one window over everything.
     monkeypatch.setattr(search, "PG_FIRST_WINDOW", first_window)
     monkeypatch.setattr(search, "COUNT_CAP", CAP)
-    monkeypatch.setattr(search, "PG_PLAN_CAP", CAP // 2)
     attempt = store.create_attempt(session, world.task)
     texts = ["还好" if i % 3 else "不太好" for i in range(1, 6 * CAP)]
     session.add_all(
