@@ -228,10 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, ensure_ascii=False))
     else:
         for r in results:
-            goal = "meets" if r["seconds"] <= 10 else "MISSES"
+            goal = (
+                "goal: 10 s for 100,000 rows"
+                if r["rows"] < 100_000
+                else ("meets the 10 s goal" if r["seconds"] <= 10 else "MISSES the 10 s goal")
+            )
             print(
                 f"{r['backend']:<10} {r['rows']:>7} rows in {r['seconds']:6.2f} s = {r['rows_per_s']:>7} rows/s "
-                f"({goal} the 10 s goal; importer CPU {r['cpu_s']:.2f} s, load {r['load_avg_1m']}); patients {r['patients_created']}, visits {r['visits_created']}, "
+                f"({goal}; importer CPU {r['cpu_s']:.2f} s, load {r['load_avg_1m']}); patients {r['patients_created']}, visits {r['visits_created']}, "
                 f"tasks {r['tasks_created']} (+{r['tasks_superseded']} superseded), errors {r['errors']}"
             )
     return 0
