@@ -922,9 +922,11 @@ class _Writer:
         by_ext, by_phone_name = self._fetch_patients(todo) if todo else ({}, {})
         creates: dict[tuple, dict] = {}
         updates: dict[int, dict] = {}
+        pending: dict[tuple[str, str], tuple] = {}  # (phone, name) → key of a patient created in this batch
+        aliases: dict[tuple, tuple] = {}  # the same new patient, once with and once without a HIS id
         for r in todo:
             key = r.patient_key
-            if key in self.patients or key in creates:
+            if key in self.patients or key in creates or key in aliases:
                 continue  # the same patient earlier in this batch: the first row's data wins
             p = r.patient
             existing = by_ext.get(p["external_id"]) if p["external_id"] else None
@@ -933,7 +935,15 @@ class _Writer:
                 # Without a HIS id, phone + name identify; a HIS id may be added to such a patient.
                 if candidate and (not p["external_id"] or candidate["external_id"] is None):
                     existing = candidate
+            other = pending.get((p["phone"], p["name"]))
+            if existing is None and other is not None:
+                first = creates[other]
+                if not p["external_id"] or not first["external_id"]:
+                    first["external_id"] = first["external_id"] or p["external_id"]
+                    aliases[key] = other
+                    continue
             if existing is None:
+                pending.setdefault((p["phone"], p["name"]), key)
                 creates[key] = {
                     "gender": "unknown",
                     "birth_year": None,
@@ -963,6 +973,8 @@ class _Writer:
             for key, pid, row in zip(creates, new_ids, rows, strict=True):
                 self.patients[key] = pid
                 self.patient_phone[pid] = row["phone"]
+            for key, other in aliases.items():
+                self.patients[key] = self.patients[other]
             self.report.patients_created += len(creates)
         if updates:
             t = Patient.__table__

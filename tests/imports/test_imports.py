@@ -173,6 +173,22 @@ def test_blank_markers_and_repeated_headers(factory: sessionmaker[Session], tmp_
         assert patient.visits == []  # "NULL" department: no visit column filled, no visit
 
 
+def test_the_same_new_patient_with_and_without_his_id(factory: sessionmaker[Session], tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "病人ID,姓名,手机,门诊号,就诊日期\n"
+        ",王小明,13800138000,MZ1,2026-11-01\n"
+        "P1,王小明,13800138000,MZ2,2026-11-05\n"  # the HIS id turns up in a later row of the same batch
+        "P1,王小明,13800138000,MZ3,2026-11-06\n"
+    )
+    report = run(factory, path)
+    assert (report.patients_created, report.visits_created) == (1, 3)
+    with factory() as s:
+        patient = s.scalars(select(models.Patient)).one()
+        assert patient.external_id == "P1"
+        assert len(patient.visits) == 3
+
+
 def test_patient_only_rows_and_duplicate_patients(
     factory: sessionmaker[Session], tmp_path: Path, make_campaign: Callable[..., int]
 ) -> None:
