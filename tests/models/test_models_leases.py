@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -703,3 +704,67 @@ def test_random_engines_keep_the_invariants(
         .where(models.CallAttempt.ended_at.is_not(None), models.CallAttempt.hangup_cause.is_(None))
     )
     assert causes[leases.ENGINE_LOST] > 0 and (finished or 0) > 0, (causes, finished)
+
+
+def _busy_engine(url: URL | str, owner: str, rounds: int, errors: list[BaseException]) -> None:
+    """Claim, dial and finish in a loop with leases so short that a racing recovery takes them back."""
+    engine = db.make_engine(url)
+    try:
+        with db.session_factory(engine)() as s:
+            busy = Decision("pending", NOW, "busy", "busy")
+            for _ in range(rounds):
+                for c in leases.claim_due(s, owner=owner, now=NOW, limit=2, lease_s=0.001):
+                    try:
+                        attempt_id = leases.start_attempt(s, owner=owner, task_id=c.task_id)
+                    except store.AttemptConflict:
+                        continue
+                    time.sleep(0.005)  # the call
+                    leases.finish(
+                        s,
+                        task_id=c.task_id,
+                        attempt_id=attempt_id,
+                        outcome="busy",
+                        decision=busy,
+                        owner=owner,
+                    )
+    except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+        errors.append(exc)
+    finally:
+        engine.dispose()
+
+
+def _recoverer(url: URL | str, stop: threading.Event, errors: list[BaseException]) -> None:
+    engine = db.make_engine(url)
+    try:
+        with db.session_factory(engine)() as s:
+            while not stop.is_set():
+                leases.recover_expired(s, now=NOW + timedelta(seconds=1))
+    except BaseException as exc:  # noqa: BLE001
+        errors.append(exc)
+    finally:
+        engine.dispose()
+
+
+def test_recovery_racing_live_engines(
+    database_url: URL, session: Session, campaign: models.Campaign, make_task: MakeTask
+) -> None:
+    # Leases of 1 ms and a recovery running all the time: finishes, claims and recoveries interleave.
+    _tasks(make_task, 6, max_attempts=1000)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    engines = [
+        threading.Thread(target=_busy_engine, args=(database_url, f"e{i}", 40, errors)) for i in range(2)
+    ]
+    recoverer = threading.Thread(target=_recoverer, args=(database_url, stop, errors))
+    recoverer.start()
+    for t in engines:
+        t.start()
+    for t in engines:
+        t.join(timeout=300)
+    stop.set()
+    recoverer.join(timeout=60)
+    assert errors == []  # no deadlock, no lock error escaped
+    _check_invariants(session)
+    causes = Counter(session.scalars(select(models.CallAttempt.hangup_cause)))
+    assert causes[None] > 0  # calls were finished by their engine …
+    assert causes[leases.ENGINE_LOST] > 0  # … and others taken back by the recovery
