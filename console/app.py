@@ -144,7 +144,9 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 def _on_not_authenticated(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotAuthenticated)
     target = "/login" + ("?expired=1" if exc.expired else "")
-    if request.method == "GET" and _wants_html(request):
+    if _wants_html(request):  # a browser page or form: to the login page (back here afterwards, for GETs)
+        if request.method != "GET":
+            return RedirectResponse(target, status_code=303)
         nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
         sep = "&" if "?" in target else "?"
         return RedirectResponse(f"{target}{sep}next={quote(nxt)}", status_code=303)

@@ -94,3 +94,9 @@ def close_session(db: Session, row: ConsoleSession) -> None:
     """End a session (logout); committed."""
     db.delete(row)
     db.commit()
+
+
+def close_token(db: Session, token: str | None, *, secret: str) -> None:
+    """End the session of a cookie token, if there is one (not committed)."""
+    if token:
+        db.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == security.token_hash(secret, token)))

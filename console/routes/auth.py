@@ -105,6 +105,8 @@ def login(request: Request, db: SessionDep, form: Annotated[LoginForm, Form()]) 
         audit.record_now(db, None, "login_failed", "user", None, {"username": form.username[:64], "ip": ip})
         return _login_page(request, 401, translate("login.failed", lang), form.next)
     st.limiter.succeeded(form.username, ip)
+    # A session this browser already had ends here: a login always starts a new one (no fixation).
+    auth.close_token(db, request.cookies.get(SESSION_COOKIE), secret=st.secret)
     result = auth.open_session(
         db,
         user,

@@ -42,6 +42,18 @@ def test_login_sets_a_secure_session_cookie_and_stores_only_a_hash(env: Env) -> 
     assert user is not None and user.password_hash.startswith("$argon2id$")
 
 
+def test_logging_in_again_replaces_the_browsers_session(env: Env) -> None:
+    client = env.login("agent")
+    first = client.cookies.get(SESSION_COOKIE)
+    env.login("agent", client)
+    assert client.cookies.get(SESSION_COOKIE) != first
+    with env.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ConsoleSession)) == 1
+    stale = env.client()
+    stale.cookies.set(SESSION_COOKIE, first)
+    assert stale.get("/escalations").status_code == 303
+
+
 def test_cookie_is_not_marked_secure_over_plain_http(env: Env) -> None:
     response = login(env.client(), "agent1", PASSWORD)
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
