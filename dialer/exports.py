@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from dialer import fhir
-from flows.schema import Flow
+from flows.schema import Flow, Step
 from models.calls import Answer, CallAttempt
 from models.campaigns import CallTask, Campaign
 from models.patients import Patient, Visit
@@ -141,14 +141,13 @@ def _local(at: datetime | None, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if at is not None else ""
 
 
-def _cell(flow: Flow, question_id: str, answer: Answer | None, lang: str) -> str:
+def _cell(step: Step | None, answer: Answer | None, lang: str) -> str:
     """An answer as a person reads it in ``lang``."""
     if answer is None or answer.status == "skipped":
         return ""
     if answer.status == "unsure":
         return WORDS["unsure"][lang]
     value = answer.value
-    step = next((s for s in flow.questions() if s.id == question_id), None)
     if step is None or step.ask is None or value is None:
         return answer.value_text or ""
     ask = step.ask
@@ -177,7 +176,7 @@ def csv_row(call: CompletedCall, flow: Flow, lang: str, tz: ZoneInfo) -> list[st
         call.attempt.outcome or "",
         WORDS[respondent][lang] if call.answers else "",
     ]
-    return fixed + [_cell(flow, s.id, call.answers.get(s.id), lang) for s in flow.questions()]
+    return fixed + [_cell(s, call.answers.get(s.id), lang) for s in flow.questions()]
 
 
 def write_csv(

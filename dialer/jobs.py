@@ -514,17 +514,45 @@ class SimpleWorker(_PromptShutdown, rq.SimpleWorker):
     """rq's in-process worker (no fork), shutting down promptly; for tests and debugging."""
 
 
+def preload() -> None:
+    """Import what the jobs use and parse the flow library once, in the worker's main process: the
+    forked child of every job then inherits them instead of paying ~1 s of imports and YAML parsing per
+    job. (No database connection is opened here: connections must not cross a fork.)"""
+    import importlib
+
+    from flows.loader import load_library
+
+    for name in (
+        "models",
+        "dialer.exports",
+        "dialer.fhir",
+        "dialer.qa_sampling",
+        "dialer.routing",
+        "dialer.webhook",
+        "dialer.campaigns",
+        "models.imports",
+    ):
+        importlib.import_module(name)
+    load_library()
+
+
 def run_worker(
     queues: Sequence[str] = QUEUES,
     *,
     burst: bool = False,
     connection: Redis | None = None,
     name: str | None = None,
+    fork: bool = True,
 ) -> bool:
     """Run an rq worker with the scheduler on ``queues`` until stopped (or, with ``burst``, until they are
-    empty). Returns whether any job was processed. Start as many as needed, on any host."""
+    empty). Returns whether any job was processed. Start as many as needed, on any host.
+
+    ``fork``: each job in a forked child (rq's default: a crashing or leaking job cannot harm the worker),
+    at ~0.1–0.2 s per job; ``fork=False`` runs jobs in the worker process, several times faster."""
     for q in queues:
         queue(q)  # validates the names
+    preload()
     connection = connection or redis_connection()
-    worker = Worker([Queue(q, connection=connection) for q in queues], connection=connection, name=name)
+    cls = Worker if fork else SimpleWorker
+    worker = cls([Queue(q, connection=connection) for q in queues], connection=connection, name=name)
     return worker.work(burst=burst, with_scheduler=True)

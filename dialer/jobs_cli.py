@@ -26,6 +26,9 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--burst", action="store_true", help="stop when the queues are empty (tests, cron)")
     p.add_argument("--name", help="worker name (default: a random one; must be unique per Redis)")
+    p.add_argument(
+        "--no-fork", action="store_true", help="run jobs in the worker process (faster; no per-job isolation)"
+    )
 
 
 def worker_main(args: argparse.Namespace) -> int:
@@ -34,9 +37,11 @@ def worker_main(args: argparse.Namespace) -> int:
 
     from dialer import jobs
 
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     jobs.redis_connection().ping()  # a clear error now rather than a traceback inside rq
-    jobs.run_worker(args.queues, burst=args.burst, name=args.name)
+    jobs.run_worker(args.queues, burst=args.burst, name=args.name, fork=not args.no_fork)
     return 0
 
 
@@ -45,9 +50,14 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--campaign", type=int, required=True, metavar="ID")
     p.add_argument("--format", choices=("csv", "fhir"), required=True)
     p.add_argument(
-        "--out", required=True, metavar="PATH", help="csv: a file; fhir: a directory, or a file ending in .ndjson"
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="csv: a file; fhir: a directory, or a file ending in .ndjson",
     )
-    p.add_argument("--lang", choices=("zh", "en"), help="header/label language (default: FOLLOWUP_DEFAULT_LANG)")
+    p.add_argument(
+        "--lang", choices=("zh", "en"), help="header/label language (default: FOLLOWUP_DEFAULT_LANG)"
+    )
     p.add_argument("--include-partial", action="store_true", help="also calls the patient hung up on")
 
 
@@ -59,9 +69,13 @@ def export_main(args: argparse.Namespace) -> int:
     lang = args.lang or get_settings().default_lang
     with sessions()() as s:
         if args.format == "csv":
-            n = exports.export_csv(s, args.campaign, args.out, lang=lang, include_partial=args.include_partial)
+            n = exports.export_csv(
+                s, args.campaign, args.out, lang=lang, include_partial=args.include_partial
+            )
         else:
-            n = exports.export_fhir(s, args.campaign, args.out, lang=lang, include_partial=args.include_partial)
+            n = exports.export_fhir(
+                s, args.campaign, args.out, lang=lang, include_partial=args.include_partial
+            )
     print(f"campaign {args.campaign}: {n} call(s) exported as {args.format} to {args.out}")
     return 0
 
@@ -74,7 +88,9 @@ def add_jobs_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--at", required=True, help="ISO 8601 time; without an offset: the hospital's time zone")
     c = sub.add_parser("cancel-start", help="drop a campaign's scheduled start")
     c.add_argument("--campaign", type=int, required=True, metavar="ID")
-    pc = sub.add_parser("post-call", help="queue the post-call work of attempts again (e.g. after Redis was down)")
+    pc = sub.add_parser(
+        "post-call", help="queue the post-call work of attempts again (e.g. after Redis was down)"
+    )
     pc.add_argument("attempts", type=int, nargs="+", metavar="ATTEMPT_ID")
     st = sub.add_parser("status", help="a job's status, progress and result as JSON (e.g. an import)")
     st.add_argument("job_id")
@@ -99,7 +115,9 @@ def jobs_main(args: argparse.Namespace) -> int:
         print(f"campaign {args.campaign} starts at {_aware(args.at).isoformat()} (job {job.id})")
     elif args.jobs_cmd == "cancel-start":
         found = jobs.cancel_campaign_start(args.campaign)
-        print(f"campaign {args.campaign}: " + ("scheduled start cancelled" if found else "no scheduled start"))
+        print(
+            f"campaign {args.campaign}: " + ("scheduled start cancelled" if found else "no scheduled start")
+        )
         return 0 if found else 1
     elif args.jobs_cmd == "post-call":
         failed = 0
