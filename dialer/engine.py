@@ -13,7 +13,9 @@ need. Every tick (``tick_real_s``, and at once when a call ends):
 3. **capacity** — free slots per campaign: its ``max_concurrent_calls`` across all engines, and this
    engine's global cap (``FOLLOWUP_MAX_CALLS``) across campaigns (``leases.capacity``), only for running
    campaigns inside their dates and calling window;
-4. **claim** — ``leases.claim_due`` leases that many due tasks, and each gets a call task (below).
+4. **claim** — ``leases.claim_due`` leases that many due tasks (at most ``dials_per_s`` new calls a
+   second: trunks limit call attempts per second, and calls started together would all speak — and
+   load the recogniser — at the same moments), and each gets a call task (below).
 
 One call (``_call``): the patient, visit and campaign are read again and checked *at the moment of
 dialling* — campaign still running; number not on the do-not-call list (else the task is cancelled,
@@ -86,6 +88,7 @@ class EngineOptions:
     lease_real_s: float = 120.0  # a lease outlives a dead engine this long (renewed every tick)
     drain_timeout_real_s: float = 120.0  # FOLLOWUP_DRAIN_TIMEOUT_S
     hangup_grace_real_s: float = 15.0  # after hanging up at the drain limit, wait this long for the reports
+    dials_per_s: float = 2.0  # pacing: new calls per second at most (trunk CPS; spreads the speech load)
     once: bool = False  # stop when nothing is due and nothing is live
     until_done: bool = False  # stop when the selected running campaigns have no open task left
     summary_every_real_s: float = 30.0
@@ -169,6 +172,9 @@ class Engine:
         self._wake = asyncio.Event()
         self._last_summary = time.monotonic()
         self._claimed_last_tick = 0
+        self._tokens = max(1.0, options.dials_per_s)  # pacing bucket (real time)
+        self._tokens_at = time.monotonic()
+        self._paced_out = False
 
     # ------------------------------------------------------------------------------------- control
 
@@ -210,8 +216,11 @@ class Engine:
 
     async def _wait_tick(self) -> None:
         self._wake.clear()
+        wait = self.opt.tick_real_s
+        if self._paced_out and self.opt.dials_per_s > 0:
+            wait = min(wait, 1.0 / self.opt.dials_per_s)  # more is due: come back when pacing allows
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.opt.tick_real_s)
+            await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _finished(self) -> bool:
         if self._draining:
@@ -259,7 +268,9 @@ class Engine:
         if self.opt.campaign_ids:
             free = {cid: n for cid, n in free.items() if cid in self.opt.campaign_ids}
         room = self.opt.max_calls - len(self.live)
-        limit = min(room, sum(free.values()))
+        paced = self._paced()
+        limit = min(room, sum(free.values()), paced)
+        self._paced_out = paced < min(room, sum(free.values()))
         claimed: list[leases.Claimed] = []
         if limit > 0:
             claimed = await self._db(lambda s: leases.claim_due(
@@ -272,8 +283,19 @@ class Engine:
                 self.live[c.task_id] = live
                 live.task = asyncio.create_task(self._call(c, cfg, live), name=f"task-{c.task_id}")
         self._claimed_last_tick = len(claimed)
+        self._tokens -= len(claimed)
         await self._summary()
         return len(claimed)
+
+    def _paced(self) -> int:
+        """How many calls pacing allows now (a token bucket of ``dials_per_s``, burst of one second)."""
+        if self.opt.dials_per_s <= 0:
+            return 1 << 30
+        now = time.monotonic()
+        burst = max(1.0, self.opt.dials_per_s)
+        self._tokens = min(burst, self._tokens + (now - self._tokens_at) * self.opt.dials_per_s)
+        self._tokens_at = now
+        return int(self._tokens)
 
     @property
     def _lease_s(self) -> float:

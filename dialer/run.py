@@ -56,6 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ringing before no_answer (default FOLLOWUP_RING_TIMEOUT_S)")
     p.add_argument("--lease", type=float, default=120.0, metavar="SECONDS",
                    help="lease length in real seconds: how soon another engine takes over a dead one's tasks")
+    p.add_argument("--pace", type=float, default=2.0, metavar="CALLS_PER_S",
+                   help="new calls per second at most (default 2; 0: no pacing)")
     p.add_argument("--tick", type=float, default=2.0, metavar="SECONDS", help="scheduling interval (real)")
     p.add_argument("--summary-every", type=float, default=30.0, metavar="SECONDS",
                    help="print a summary line this often (real seconds)")
@@ -179,6 +181,7 @@ async def run_engine(settings: Any, args: argparse.Namespace, clock: Any, out: T
         max_calls=max_calls,
         campaign_ids=tuple(args.campaign),
         tick_real_s=args.tick,
+        dials_per_s=args.pace,
         lease_real_s=args.lease,
         drain_timeout_real_s=float(args.drain_timeout if args.drain_timeout is not None
                                    else settings.drain_timeout_s),

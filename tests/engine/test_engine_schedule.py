@@ -58,7 +58,7 @@ class Harness:
         self.lines: list[str] = []
         self.clock = clock
         opts = {"owner": "engine-test", "max_calls": 10, "tick_real_s": 0.01, "lease_real_s": 120.0,
-                "summary_every_real_s": 3600.0, **options}
+                "summary_every_real_s": 3600.0, "dials_per_s": 0.0, **options}
         self.engine = Engine(self.sessions, self.client, fake_resources(), TrunkEndpoints("Local/{digits}@fake"),
                              clock, EngineOptions(**opts), emit=self.lines.append, call_factory=FakeCalls(script))
 
@@ -249,6 +249,23 @@ async def test_caps_per_campaign_and_global(url: str, tmp_path: Path, harnesses:
     await asyncio.sleep(0.05)
     assert await h.engine.tick() == 1
     for ev in h.client.live.values():
+        ev.set()
+    await h.settle()
+
+
+async def test_pacing_spreads_new_calls(url: str, tmp_path: Path, harnesses: list[Harness]) -> None:
+    seed_campaign(url, tmp_path, [SeedPatient(phone(i), None) for i in range(1, 11)], flow="engine_short",
+                  max_concurrent_calls=20)
+    h = harness(harnesses, url, FakeClock(local(MONDAY, 10)),
+                {endpoint(i): [Behaviour("completed", hold=True)] for i in range(1, 11)}, dials_per_s=4.0)
+    assert await h.engine.tick() == 4  # a burst of one second's worth
+    assert await h.engine.tick() == 0
+    await asyncio.sleep(0.55)
+    assert await h.engine.tick() == 2
+    for ev in list(h.client.live.values()):
+        ev.set()
+    await asyncio.sleep(0.05)
+    for ev in list(h.client.live.values()):
         ev.set()
     await h.settle()
 
