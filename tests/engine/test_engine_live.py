@@ -282,8 +282,10 @@ def test_sigkill_mid_campaign(asterisk: local_asterisk.LocalAsterisk, pg_url: st
     assert {r["status"] for r in rows.values()} == {"done"}, rows
     assert all(r["lease_owner"] is None for r in rows.values())
     lost = [a for r in rows.values() for a in r["attempts"] if a["hangup_cause"] == "engine_lost"]
-    assert len(lost) >= live_at_kill
+    # (a call may have ended in the milliseconds between counting and the kill)
+    assert len(lost) >= max(1, live_at_kill - 1)
     assert all(a["outcome"] == "failed" for a in lost)
+    assert all(a["outcome"] not in (None, "answered") for r in rows.values() for a in r["attempts"])
     # every answer captured before the kill is still there
     after = _answers(pg_url, seeded.campaign_id)
     assert before <= after, before - after
@@ -296,7 +298,7 @@ def test_sigkill_mid_campaign(asterisk: local_asterisk.LocalAsterisk, pg_url: st
     assert completed <= set(dials)
     run2 = [json.loads(x) for x in (tmp_path / "run2.log").read_text().splitlines() if x.startswith("{")]
     stopped = [e for e in run2 if e["event"] == "stopped"]
-    assert stopped and stopped[0]["recovered"] >= live_at_kill
+    assert stopped and stopped[0]["recovered"] >= len(lost)
 
 
 def test_sigterm_drains(asterisk: local_asterisk.LocalAsterisk, tmp_path: Path) -> None:
