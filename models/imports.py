@@ -724,6 +724,12 @@ _VISIT_COLUMNS = (
 )
 
 
+_TASK_COLUMNS = [
+    "campaign_id", "patient_id", "visit_id", "dedupe_key", "status", "due_at", "priority", "attempts_made",
+    "max_attempts", "created_at", "updated_at",
+]  # fmt: skip
+
+
 @dataclass
 class _CampaignRules:
     id: int
@@ -762,9 +768,9 @@ def _campaign_rules(session: Session, campaign_id: int) -> _CampaignRules:
 
 
 def _bulk_insert(
-    conn: Connection, table: Table, rows: list[dict[str, Any]], *, ids: bool = False
+    conn: Connection, table: Table, columns: list[str], rows: list[tuple], *, ids: bool = False
 ) -> list[int]:
-    """INSERT ``rows`` (dicts with the same keys) into ``table`` the fast way for the backend and return
+    """INSERT ``rows`` (tuples of ``columns``) into ``table`` the fast way for the backend and return
     their new ids in order when ``ids``. The bulk of an import's time is here, so it skips SQLAlchemy's
     per-row statement machinery and talks to the driver inside the connection's transaction: PostgreSQL
     gets COPY with ids drawn from the table's sequence beforehand; SQLite one executemany, the new ids
@@ -775,7 +781,6 @@ def _bulk_insert(
     if not rows:
         return []
     dialect = conn.dialect
-    columns = list(rows[0])
     processors = []
     for name in columns:
         # The dialect's own implementation (SQLite's DATETIME text format), as SQLAlchemy itself would bind.
@@ -783,12 +788,14 @@ def _bulk_insert(
         if process is not None:
             process = _memoised(process)
         processors.append(process)
-    # Column by column (a transpose and map run in C), not row by row.
-    data = [list(map(itemgetter(c), rows)) for c in columns]
-    for i, process in enumerate(processors):
-        if process is not None:
-            data[i] = list(map(process, data[i]))
-    values = list(zip(*data, strict=True))
+    values = rows
+    if any(processors):
+        # Column by column (a transpose and map run in C), not row by row.
+        data = list(zip(*rows, strict=True))
+        for i, process in enumerate(processors):
+            if process is not None:
+                data[i] = tuple(map(process, data[i]))
+        values = list(zip(*data, strict=True))
     quote = dialect.identifier_preparer.quote
     raw = conn.connection.driver_connection
     try:
@@ -827,9 +834,10 @@ def _bulk_insert(
     # Any other backend: the portable (slower) way.
     stmt = table.insert()
     if ids:
-        result = conn.execute(stmt.returning(table.c.id, sort_by_parameter_order=True), rows)
+        params = [dict(zip(columns, r, strict=True)) for r in rows]
+        result = conn.execute(stmt.returning(table.c.id, sort_by_parameter_order=True), params)
         return [row[0] for row in result]
-    conn.execute(stmt, rows)
+    conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
     return []
 
 
@@ -964,15 +972,14 @@ class _Writer:
         if creates:
             t = Patient.__table__
             now = utcnow()
-            rows = [
-                {**{c: v[c] for c in _PATIENT_COLUMNS}, "created_at": now, "updated_at": now}
-                for v in creates.values()
-            ]
-            new_ids = _bulk_insert(self.conn, t, rows, ids=True)
+            get = itemgetter(*_PATIENT_COLUMNS)
+            rows = [(*get(v), now, now) for v in creates.values()]
+            columns = [*_PATIENT_COLUMNS, "created_at", "updated_at"]
+            new_ids = _bulk_insert(self.conn, t, columns, rows, ids=True)
             self.new_patients.update(new_ids)
-            for key, pid, row in zip(creates, new_ids, rows, strict=True):
+            for (key, created), pid in zip(creates.items(), new_ids, strict=True):
                 self.patients[key] = pid
-                self.patient_phone[pid] = row["phone"]
+                self.patient_phone[pid] = created["phone"]
             for key, other in aliases.items():
                 self.patients[key] = self.patients[other]
             self.report.patients_created += len(creates)
@@ -1083,17 +1090,10 @@ class _Writer:
             out.append((r, pid, row["id"]))
         if creates:
             now = utcnow()
-            rows = [
-                {
-                    "patient_id": pid,
-                    "external_id": r.visit["external_id"],  # type: ignore[index]
-                    **{c: r.visit[c] for c in _VISIT_COLUMNS},
-                    "created_at": now,
-                    "updated_at": now,
-                }  # type: ignore[index]
-                for r, pid, _ in creates
-            ]
-            new_ids = _bulk_insert(self.conn, t, rows, ids=True)
+            get = itemgetter("external_id", *_VISIT_COLUMNS)
+            rows = [(pid, *get(r.visit), now, now) for r, pid, _ in creates]
+            columns = ["patient_id", "external_id", *_VISIT_COLUMNS, "created_at", "updated_at"]
+            new_ids = _bulk_insert(self.conn, t, columns, rows, ids=True)
             self.new_visits.update(new_ids)
             for (r, pid, _), vid in zip(creates, new_ids, strict=True):
                 out.append((r, pid, vid))
@@ -1201,28 +1201,15 @@ class _Writer:
             )
         now = utcnow()
         rows = []
+        cid, priority, max_attempts = rules.id, rules.priority, rules.max_attempts
         for _, pid, vid, key, at in candidates:
             if key in existing:
                 self.report.tasks_existing += 1
                 continue
             existing.add(key)
-            rows.append(
-                {
-                    "campaign_id": rules.id,
-                    "patient_id": pid,
-                    "visit_id": vid,
-                    "dedupe_key": key,
-                    "status": "pending",
-                    "due_at": at,
-                    "priority": rules.priority,
-                    "attempts_made": 0,
-                    "max_attempts": rules.max_attempts,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            rows.append((cid, pid, vid, key, "pending", at, priority, 0, max_attempts, now, now))
         if rows:
-            _bulk_insert(self.conn, ct, rows)
+            _bulk_insert(self.conn, ct, _TASK_COLUMNS, rows)
             self.report.tasks_created += len(rows)
 
     def write(self, records: list[_Record]) -> None:
