@@ -104,6 +104,7 @@ class WhisperRecognizer:
         min_voiced_ms: int = 100,
         window_s: float = 30.0,
         max_hotword_tokens: int = 96,
+        plain_below: float | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir else whisper_model_dir(None, cache_dir)
         self.compute_type = compute_type
@@ -118,6 +119,7 @@ class WhisperRecognizer:
         self.min_voiced_ms = min_voiced_ms
         self.n_frames = int(window_s * 100)  # 10 ms mel frames
         self.max_hotword_tokens = max_hotword_tokens
+        self.plain_below = plain_below
         self._tokenizers: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -139,6 +141,7 @@ class WhisperRecognizer:
             "workers": 1, "beam_size": self.beam_size, "n_best": self.n_best, "decode_plain": self.decode_plain,
             "no_speech_threshold": self.no_speech_threshold, "min_voiced_ms": self.min_voiced_ms,
             "window_s": self.window_s, "max_hotword_tokens": self.max_hotword_tokens,
+            "plain_below": self.plain_below,
         })
 
     def warm_up(self) -> None:
@@ -163,7 +166,7 @@ class WhisperRecognizer:
         words = expected_words(expectation)
         biased = self._decode(encoder_output, tokenizer, suppress, lang, duration, words) if words else None
         plain = None
-        if biased is None or self.decode_plain:
+        if biased is None or (self.decode_plain and not self._confident(biased)):
             plain = self._decode(encoder_output, tokenizer, suppress, lang, duration, [])
         decode_s = time.perf_counter() - t0
 
@@ -204,6 +207,12 @@ class WhisperRecognizer:
         )
 
     # -- internals ------------------------------------------------------------------------------------
+
+    def _confident(self, biased: _Decoding) -> bool:
+        """The biased decoding alone will do (``plain_below`` set and its confidence at least that)."""
+        if self.plain_below is None or not biased.hypotheses:
+            return False
+        return math.exp(biased.hypotheses[0][1]) * (1.0 - biased.no_speech_prob) >= self.plain_below
 
     def _tokenizer(self, lang: str) -> tuple[Any, list[int]]:
         with self._lock:

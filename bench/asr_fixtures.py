@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     ap.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     ap.add_argument("--window", type=float, default=30.0, help="Whisper encoder window in seconds")
+    ap.add_argument("--plain-below", type=float, default=None,
+                   help="decode the unbiased alternative only when the biased confidence is below this")
     ap.add_argument("--no-plain", action="store_true", help="biased decoding only (no unbiased alternative)")
     ap.add_argument("--only", help="comma-separated fixture ids")
     ap.add_argument("--json", type=Path, help="write per-fixture results here")
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = [m for m in manifest if m["id"] in wanted]
 
     t0 = time.perf_counter()
-    rec = WhisperRecognizer(window_s=args.window, decode_plain=not args.no_plain)
+    rec = WhisperRecognizer(window_s=args.window, decode_plain=not args.no_plain, plain_below=args.plain_below)
     print(f"model loaded in {time.perf_counter() - t0:.2f} s ({rec.model_dir})", file=sys.stderr)
     # Warm-up (first call allocates): not counted.
     rec.transcribe(phone_band(load_audio(args.fixtures / f"{manifest[0]['id']}.wav")), manifest[0]["lang"])

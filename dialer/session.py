@@ -17,7 +17,11 @@ four things run on the event loop, none of them ever blocking it:
   (pieces joined by ``prompt_gap_ms`` of silence, so the simulated patient's WaitForSilence sees one
   prompt), then ``Listen``: an utterance (recognised off the loop in the bounded decode pool, biased with
   the Listen's expectation), a key, ``NoInput`` when no speech starts within the listen timeout after
-  the prompt finished playing, or the patient hanging up;
+  the prompt finished playing, or the patient hanging up. **Speculative decoding**: when the patient
+  pauses for ``speculate_ms`` (the endpointer's ``SpeechPaused``, whose audio is what the utterance will
+  be if nothing follows) and a decoder is idle, decoding starts at once; at the endpoint
+  (``endpoint_silence_ms`` later, or ``endpoint_closed_ms`` for closed questions) the result is used if
+  the span and the expectation are the same, else it is dropped and the utterance decoded afresh;
 - **watchdog** (``_watch``): while the ARI events websocket is down (the client reconnects and
   reconciles by itself) the call channel is polled over REST, so a hang-up during the outage is noticed
   within a second or two instead of after the reconnection.
@@ -31,7 +35,8 @@ while the endpointer is in speech. A key press during a prompt stops it too.
 Timing: turn ``start_ms``/``end_ms`` are offsets from the start of the bridge recording (the monotonic
 time its request returned). Voice-to-voice latency of a turn = first bot audio frame handed to the
 media socket − end of the patient's speech (the endpointer's speech end, mapped from stream time to the
-wall clock), which includes the endpointing delay (≈0.6 s), recognition and the dialog.
+wall clock), which includes the endpointing delay (≈0.6 s), recognition not yet done when the endpoint
+is reached (a speculative decode may have finished already) and the dialog.
 """
 
 from __future__ import annotations

@@ -214,3 +214,106 @@ def test_prompt_audio_resolves_and_caches(tmp_path: Path) -> None:
     first, second = asyncio.run(main())
     assert first == second and len(first) == 2 * 3200 and Tone.calls == 1
     assert silence(20) == bytes(640)
+
+
+# ------------------------------------------------------------------ speculative decoding (no Asterisk)
+
+
+class _Counting:
+    """A recogniser double: records the audio it was given, answers with its length."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def transcribe(self, audio, lang, expectation=None):  # type: ignore[no-untyped-def]
+        from asr.recognizer import Transcript
+
+        self.calls.append(len(audio))
+        return Transcript(text=f"heard {len(audio)}", confidence=0.9, duration_s=len(audio) / 16000)
+
+
+def _session(recognizer: _Counting, speculate_ms: int = 220):  # type: ignore[no-untyped-def]
+    from asr.pool import DecodePool
+    from dialer.session import CallSession, SessionOptions
+    from flows.loader import find_flow
+
+    flow = find_flow(str(Path(__file__).parent / "flows" / "e2e_short.yaml"))
+    pool = DecodePool(max_workers=2)
+    session = CallSession(object(), endpoint="Local/x@patients", flow=flow, lang="zh", context={},  # type: ignore[arg-type]
+                          recognizer=recognizer, prompts=None, pool=pool,  # type: ignore[arg-type]
+                          options=SessionOptions(speculate_ms=speculate_ms, voicemail_detection=False))
+    return session, pool
+
+
+def _frames(*parts: np.ndarray) -> list[bytes]:
+    pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).round().astype("<i2").tobytes()
+    return [pcm[i:i + 640] for i in range(0, len(pcm) - 639, 640)]
+
+
+def _reply() -> np.ndarray:
+    from asr.audio import load_audio, phone_band
+
+    return phone_band(load_audio(Path(__file__).parents[1] / "fixtures" / "speech" / "zh07.wav"))
+
+
+async def _feed_and_recognise(session, frames: list[bytes]):  # type: ignore[no-untyped-def]
+    from dialog.actions import Listen
+    from dialog.nlu.expectation import Expectation
+
+    listen = Listen(Expectation(type="scale"), question_id="satisfaction")
+    session._first_listen = False
+    session._expect(listen)
+    t = 100.0
+    for frame in frames:
+        t += 0.02
+        session._feed(frame, t)
+        await asyncio.sleep(0)  # let a speculative decode run, as the event loop would
+    items = []
+    while not session._inbox.empty():
+        items.append(session._inbox.get_nowait())
+    end = next(i for i in items if i.kind == "speech_end")
+    return await session._recognise(end, listen, False), end
+
+
+def test_a_reply_decoded_during_the_trailing_silence_is_used_at_the_endpoint() -> None:
+    rec = _Counting()
+    session, pool = _session(rec)
+    try:
+        utterance, end = asyncio.run(_feed_and_recognise(session, _frames(_reply(), np.zeros(16000, np.float32))))
+    finally:
+        pool.shutdown()
+    rep = session.report
+    assert (rep.speculative_started, rep.speculative_used, rep.speculative_wasted) == (1, 1, 0)
+    assert rec.calls == [len(end.speech.audio)], "decoded once, on exactly the utterance's audio"
+    assert utterance.text == f"heard {len(end.speech.audio)}"
+
+
+def test_speech_that_resumes_after_a_pause_drops_the_speculation() -> None:
+    rec = _Counting()
+    session, pool = _session(rec)
+    reply = _reply()
+    # zh07's own 0.8 s tail cut to 0.1 s, then 0.3 s of quiet: a pause, not an endpoint; then more speech.
+    first = reply[: len(reply) - int(0.7 * 16000)]
+    frames = _frames(first, np.zeros(int(0.3 * 16000), np.float32), reply[int(0.25 * 16000):],
+                     np.zeros(16000, np.float32))
+    try:
+        utterance, end = asyncio.run(_feed_and_recognise(session, frames))
+    finally:
+        pool.shutdown()
+    rep = session.report
+    assert rep.speculative_started == 2 and rep.speculative_used == 1 and rep.speculative_wasted == 1
+    assert rec.calls[-1] == len(end.speech.audio) and len(rec.calls) == 2
+    assert rec.calls[0] < rec.calls[-1], "the first speculation covered only the first phrase"
+    assert utterance.text == f"heard {len(end.speech.audio)}"
+
+
+def test_without_speculation_the_reply_is_decoded_at_the_endpoint() -> None:
+    rec = _Counting()
+    session, pool = _session(rec, speculate_ms=0)
+    try:
+        utterance, end = asyncio.run(_feed_and_recognise(session, _frames(_reply(), np.zeros(16000, np.float32))))
+    finally:
+        pool.shutdown()
+    assert session.report.speculative_started == 0
+    assert rec.calls == [len(end.speech.audio)]
+    assert utterance.text == f"heard {len(end.speech.audio)}"
