@@ -1,8 +1,9 @@
 """Quality review of calls: the filtered call list, one call's record, rubric scores and tags.
 
-A "call" here is one call attempt. Its department is the visit's (else the campaign's). Transcript
-full-text search (``models/search.py``, another change) plugs into ``call_query`` as one more filter:
-``CallFilters.q`` is reserved for it and refused until then.
+A "call" here is one call attempt. Its department is the visit's (else the campaign's). ``q`` filters by
+transcript: calls with a turn matching it (``models.search.attempts_matching``: 态度 finds 护士态度太差了;
+several terms must all match; a quoted "phrase" as a whole). A query the search cannot take raises
+``ValueError`` (the route answers 422 naming ``q``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from models.campaigns import CallTask, Campaign
 from models.console import CallTag, QaScore
 from models.escalations import Escalation
 from models.patients import Patient, Visit
+from models.search import attempts_matching
 from models.users import User
 from models.vocab import ATTEMPT_OUTCOMES
 
@@ -52,6 +54,7 @@ class CallFilters(BaseModel):
     department: str | None = Field(default=None, max_length=100)
     escalated: Literal["yes", "no"] | None = None
     min_score: float | None = Field(default=None, ge=1, le=5)
+    q: str | None = Field(default=None, max_length=200)
     page: int = Field(default=1, ge=1, le=100_000)
     lang: str | None = Field(default=None, max_length=2)
 
@@ -105,8 +108,8 @@ def _department_col() -> object:
     return func.coalesce(Visit.department, Campaign.department)
 
 
-def call_query(filters: CallFilters, tz: str) -> Select:
-    """The SELECT behind the call list (no paging)."""
+def call_query(filters: CallFilters, tz: str, dialect: str) -> Select:
+    """The SELECT behind the call list (no paging); ``dialect`` picks the transcript-search SQL."""
     escalated = exists().where(Escalation.attempt_id == CallAttempt.id)
     score = (
         select(func.avg(QaScore.total)).where(QaScore.attempt_id == CallAttempt.id).scalar_subquery()
@@ -150,7 +153,13 @@ def call_query(filters: CallFilters, tz: str) -> Select:
         q = q.where(~escalated)
     if filters.min_score is not None:
         q = q.where(score >= filters.min_score)
+    if filters.q is not None and filters.q.strip():
+        q = q.where(attempts_matching(dialect, filters.q.strip()))
     return q.order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+
+
+def _dialect(db: Session) -> str:
+    return db.get_bind().dialect.name
 
 
 def _rows(db: Session, q: Select) -> list[CallRow]:
@@ -169,14 +178,14 @@ def _rows(db: Session, q: Select) -> list[CallRow]:
 
 def list_calls(db: Session, filters: CallFilters, tz: str) -> tuple[list[CallRow], bool]:
     """One page of calls, and whether there is a next page."""
-    q = call_query(filters, tz).offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    q = call_query(filters, tz, _dialect(db)).offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     rows = _rows(db, q)
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
 def export_csv(db: Session, filters: CallFilters, tz: str, viewer: User) -> tuple[str, int]:
     """The filtered calls as CSV text (phones as the viewer may see them) and the row count; audited."""
-    rows = _rows(db, call_query(filters, tz).limit(EXPORT_LIMIT))
+    rows = _rows(db, call_query(filters, tz, _dialect(db)).limit(EXPORT_LIMIT))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(

@@ -125,10 +125,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "calls.no": {"zh": "否", "en": "No"},
     "calls.min_score": {"zh": "最低评分", "en": "Min score"},
     "calls.search": {"zh": "全文搜索", "en": "Search transcripts"},
-    "calls.search_soon": {
-        "zh": "通话内容全文搜索即将上线",
-        "en": "Transcript full-text search is coming",
-    },
+    "calls.search_hint": {"zh": "如：态度  或  \"态度太差\"", "en": "e.g. rude  or  \"too expensive\""},
     "calls.filter": {"zh": "筛选", "en": "Filter"},
     "calls.export": {"zh": "导出 CSV", "en": "Export CSV"},
     "calls.started": {"zh": "开始时间", "en": "Started"},

@@ -4,9 +4,11 @@ recording), the recording itself (Range requests, audited), scoring and tags."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +18,8 @@ from console.deps import Reviewer, SessionDep, state_of
 from console.templating import render
 
 router = APIRouter(prefix="/calls")
+
+T = TypeVar("T")
 
 # Tags: letters (any script), digits, _ - . and spaces inside; no markup or control characters.
 TAG_PATTERN = re.compile(r"^[\w][\w .\-]{0,63}$")
@@ -59,6 +63,16 @@ def split_tags(value: str) -> list[str]:
     return [t.strip() for t in re.split(r"[,，]", value) if t.strip()]
 
 
+def _or_422(run: Callable[[], T]) -> T:
+    """Run a call-list query; a search query the index cannot take is the client's error, named ``q``."""
+    try:
+        return run()
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "q"), "msg": str(exc), "input": None}]
+        ) from None
+
+
 def _record_or_404(db: SessionDep, call_id: int) -> review.CallRecord:
     record = review.load_call(db, call_id)
     if record is None:
@@ -70,8 +84,8 @@ def _record_or_404(db: SessionDep, call_id: int) -> review.CallRecord:
 def call_list(
     request: Request, db: SessionDep, user: Reviewer, filters: Annotated[review.CallFilters, Query()]
 ) -> Response:
-    """Calls, newest first, with filters."""
-    rows, has_next = review.list_calls(db, filters, state_of(request).timezone)
+    """Calls, newest first, with filters (``q``: transcript search)."""
+    rows, has_next = _or_422(lambda: review.list_calls(db, filters, state_of(request).timezone))
     return render(
         request,
         "calls/list.html",
@@ -84,7 +98,7 @@ def export(
     request: Request, db: SessionDep, user: Reviewer, filters: Annotated[review.CallFilters, Query()]
 ) -> Response:
     """The filtered list as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese right)."""
-    text, _count = review.export_csv(db, filters, state_of(request).timezone, user)
+    text, _count = _or_422(lambda: review.export_csv(db, filters, state_of(request).timezone, user))
     return Response(
         "\ufeff" + text,
         media_type="text/csv; charset=utf-8",

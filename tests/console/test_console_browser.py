@@ -1,6 +1,6 @@
 """The console in a real browser: Debian's chromium, headless, driven by Playwright (never a downloaded
 browser). An agent sees a new escalation arrive on the open queue page over SSE, opens and resolves it;
-a quality reviewer opens a call, plays and seeks the recording from the transcript, and scores it; an
+a quality reviewer searches the transcripts for a Chinese word, opens the call, plays and seeks the recording from the transcript, and scores it; an
 admin reads the audit log. Screenshots of the main pages go to test-artifacts/console/.
 
 Today the escalation is inserted into the database the way the call path does it (models.store); the
@@ -159,6 +159,15 @@ def test_quality_plays_seeks_and_scores_a_call(env: Env, live_url: str, browser)
     row = page.locator(f"#call-{env.attempt_id}")
     assert "**********8000" in row.inner_text() and "13800138000" not in page.content()
     page.screenshot(path=str(ARTIFACTS / "05-calls.png"))
+
+    page.fill("input[name=q]", "骨折")  # no call mentions it
+    page.click(".filters button[type=submit]")
+    page.wait_for_selector("text=没有符合条件的通话")
+    page.fill("input[name=q]", "态度")  # inside 护士态度太差了
+    page.click(".filters button[type=submit]")
+    page.wait_for_selector(f"#call-{env.attempt_id}")
+    assert page.locator("#calls tbody tr").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "05b-calls-search.png"))
 
     page.click(f"#call-{env.attempt_id} a")
     page.wait_for_selector("#recording")

@@ -249,3 +249,33 @@ def test_audit_page_filters(env: Env) -> None:
     assert "<td>view_call</td>" in admin.get(f"/audit?username=quality1&object_type=call&object_id={env.attempt_id}").text
     assert "<td>view_call</td>" not in admin.get("/audit?username=agent1").text
     assert admin.get("/audit?date_from=2999-01-01").text.count("<td>view_call</td>") == 0
+
+
+# --- transcript search in the call list ----------------------------------------------------------------
+
+
+def test_call_list_searches_transcripts_in_chinese(env: Env) -> None:
+    client = env.session_for("quality")
+    count = lambda q: client.get("/calls", params={"q": q}).text.count('id="call-')
+    assert count("态度") == 1  # inside 护士态度太差了
+    assert count("护士 投诉") == 1  # every term
+    assert count('"态度太差"') == 1
+    assert count("骨折") == 0
+    assert count("") == 1  # blank: no search
+    assert 'value="态度"' in client.get("/calls", params={"q": "态度"}).text
+
+
+@pytest.mark.parametrize("q", ["' OR 1=1 --", "态度\"", "NEAR(态度 投诉)", "*", "态度 AND", "\\", "%"])
+def test_search_injection_attempts_get_a_clean_answer(env: Env, q: str) -> None:
+    client = env.session_for("quality")
+    response = client.get("/calls", params={"q": q}, headers={"accept": "application/json"})
+    assert response.status_code in (200, 422), response.text[:300]
+    if response.status_code == 422:
+        assert [e["field"] for e in response.json()["detail"]] == ["q"]
+    else:
+        assert 'id="call-' not in response.text  # matched nothing, ran no injected SQL
+
+
+def test_search_over_long_is_refused(env: Env) -> None:
+    response = env.session_for("quality").get("/calls", params={"q": "态" * 201})
+    assert response.status_code == 422 and "q" in response.text
