@@ -78,7 +78,9 @@ class CompletedCall:
         return {q: a.value for q, a in self.answers.items() if a.status == "answered" and a.value is not None}
 
 
-def _flow(flow_id: str, cache: dict[str, Flow]) -> Flow:
+def flow_for(flow_id: str, cache: dict[str, Flow] | None = None) -> Flow:
+    """The library flow ``flow_id`` (FlowNotFound/FlowError if it is gone or broken), via ``cache``."""
+    cache = {} if cache is None else cache
     if flow_id not in cache:
         from flows.loader import find_flow
 
@@ -185,7 +187,7 @@ def write_csv(
     """Write the campaign's completed calls as CSV to ``out`` (open it with ``encoding="utf-8-sig"`` and
     ``newline=""``; ``export_csv`` does). Returns the number of rows (calls)."""
     campaign = _campaign(session, campaign_id)
-    flow = _flow(campaign.flow_id, {})
+    flow = flow_for(campaign.flow_id)
     tz = ZoneInfo(campaign.timezone)
     writer = csv.writer(out)
     writer.writerow(csv_headers(flow, lang))
@@ -236,7 +238,7 @@ def fhir_resources(
 ) -> Iterator[dict[str, Any]]:
     """The flow's Questionnaire first, then one QuestionnaireResponse per completed call."""
     campaign = _campaign(session, campaign_id)
-    flow = _flow(campaign.flow_id, {})
+    flow = flow_for(campaign.flow_id)
     yield fhir.questionnaire(flow, lang)
     for call in completed_calls(session, campaign_id, include_partial=include_partial):
         yield response_for(call, flow, lang)

@@ -107,6 +107,21 @@ def _routes(value: str, default: str) -> Any:
     return Routes.from_setting(value, default)
 
 
+def check_settings(settings: Settings | None = None) -> None:
+    """Validate the job settings (routing table, QA rate, retry intervals) so a worker refuses to start
+    with a bad one instead of failing every job; ValueError naming the setting."""
+    from dialer import qa_sampling
+
+    settings = settings or get_settings()
+    _routes(settings.escalation_routes, settings.default_department)
+    qa_sampling.check_rate(settings.qa_sample_rate)
+    retry_intervals(settings.webhook_retry_intervals)
+    if settings.webhook_retries < 0:
+        raise ValueError(f"FOLLOWUP_WEBHOOK_RETRIES must be 0 or more, got {settings.webhook_retries}")
+    if settings.webhook_url and not settings.webhook_url.startswith(("http://", "https://")):
+        raise ValueError(f"FOLLOWUP_WEBHOOK_URL must be an http(s) URL, got {settings.webhook_url!r}")
+
+
 # --- post-call ------------------------------------------------------------------------------------------
 
 
@@ -145,6 +160,8 @@ def post_call(attempt_id: int) -> dict[str, Any]:
         attempt = s.get(CallAttempt, attempt_id)
         if attempt is None:
             raise ValueError(f"post-call: no call attempt with id {attempt_id}")
+        if attempt.ended_at is None:
+            raise ValueError(f"post-call: attempt {attempt_id} has not ended (the call is still live)")
         task = attempt.task
         visit_department = task.visit.department if task.visit is not None else None
 
@@ -294,7 +311,7 @@ def webhook_payload(session: Session, attempt_id: int, delivery_id: int, lang: s
         "questionnaire_response": None,
     }
     try:
-        flow = exports._flow(payload["attempt"]["flow_id"], {})
+        flow = exports.flow_for(payload["attempt"]["flow_id"])
         payload["questionnaire_response"] = exports.response_for(call, flow, attempt.language or lang)
     except (
         FlowError,

@@ -40,6 +40,7 @@ def worker_main(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    jobs.check_settings()  # a bad routing table or rate stops the worker now, not every job later
     jobs.redis_connection().ping()  # a clear error now rather than a traceback inside rq
     jobs.run_worker(args.queues, burst=args.burst, name=args.name, fork=not args.no_fork)
     return 0

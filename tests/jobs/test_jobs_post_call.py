@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import work
+import pytest
+from jobs_helpers import work
 from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -165,3 +170,42 @@ def test_unseeded_draws_are_random_and_rates_are_checked() -> None:
             assert "FOLLOWUP_QA_SAMPLE_RATE" in str(exc)
         else:
             raise AssertionError(f"rate {bad} accepted")
+
+
+def test_a_live_attempt_is_refused(env: Callable[..., None], session: Session) -> None:
+    from models import store
+
+    campaign = make_campaign(session, "post_op")
+    call = make_call(session, campaign, {})
+    live = store.create_attempt(session, call.task)  # attempt 2, still on the phone
+    with pytest.raises(ValueError, match="has not ended"):
+        jobs.post_call(live.id)
+    with pytest.raises(ValueError, match="no call attempt with id 999999"):
+        jobs.post_call(999999)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("qa_sample_rate", "1.5", "FOLLOWUP_QA_SAMPLE_RATE must be between 0 and 1"),
+        ("webhook_retry_intervals", "10,soon", "FOLLOWUP_WEBHOOK_RETRY_INTERVALS"),
+        ("webhook_url", "ftp://his", "FOLLOWUP_WEBHOOK_URL must be an http"),
+        ("escalation_routes", '{"rules": [{"kind": "x", "department": "y"}]}', "rule 1: kind 'x'"),
+    ],
+)
+def test_the_worker_refuses_to_start_with_a_bad_setting(
+    env: Callable[..., None], setting: str, value: str, message: str
+) -> None:
+    env(**{setting: value})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        jobs.check_settings()
+    if setting == "qa_sample_rate":  # and the command says so
+        out = subprocess.run(
+            [sys.executable, "-m", "followup", "worker", "--burst"],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 2 and message in out.stderr

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import work
+from jobs_helpers import work
 from redis import Redis
 from sqlalchemy.orm import Session
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from conftest import work
+from jobs_helpers import work
 from redis import Redis
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
