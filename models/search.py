@@ -168,9 +168,8 @@ def search_turns(
 
     dialect = session.get_bind().dialect.name
 
-    def matching(*, by_recency: bool = False) -> Any:
-        key, stmt = _matching(dialect, parsed, by_recency=by_recency)
-        stmt = stmt.join(CallAttempt, CallAttempt.id == Turn.attempt_id)
+    def attempt_filters(stmt: Any) -> Any:
+        """``stmt`` (with call_attempts) joined to what the attempt-level filters need, with them."""
         if campaign_id is not None or department is not None:
             stmt = stmt.join(CallTask, CallTask.id == CallAttempt.task_id)
         if department is not None:  # the visit's department, else the campaign's (as the console's call list)
@@ -181,15 +180,18 @@ def search_turns(
             )
         if campaign_id is not None:
             stmt = stmt.where(CallTask.campaign_id == campaign_id)
-        if speaker is not None:
-            stmt = stmt.where(Turn.speaker == speaker)
         if outcome is not None:
             stmt = stmt.where(CallAttempt.outcome == outcome)
         if start is not None:
             stmt = stmt.where(CallAttempt.started_at >= start)
         if stop is not None:
             stmt = stmt.where(CallAttempt.started_at < stop)
-        return key, stmt
+        return stmt
+
+    def filtered(stmt: Any) -> Any:
+        """``stmt`` (turns) with every filter."""
+        stmt = attempt_filters(stmt.join(CallAttempt, CallAttempt.id == Turn.attempt_id))
+        return stmt.where(Turn.speaker == speaker) if speaker is not None else stmt
 
     def count(stmt: Any, key: Any, cap: int) -> int:
         """The number of matches, counting no further than ``cap + 1``."""
@@ -205,33 +207,34 @@ def search_turns(
             stmt = stmt.limit(limit + 1).offset(offset)
         return list(session.execute(stmt).all())
 
-    key, stmt = matching()
+    def by_ids(ids: list[int]) -> list[Any]:
+        """The rows of these turns, newest first."""
+        if not ids:
+            return []
+        stmt = select().select_from(Turn).join(CallAttempt, CallAttempt.id == Turn.attempt_id)
+        return page(stmt.where(Turn.id.in_(ids)), Turn.id, paged=False)
+
+    key, match = _matching(dialect, parsed)
+    stmt = filtered(match)
     if dialect == "postgresql":
         # PostgreSQL underestimates phrase/AND matches (it multiplies the bigrams' frequencies as if they
-        # were independent; 按时 时吃 吃药 are not) and, with dates, assumes any turn is as likely to be in
-        # range: left alone it picks plans that visit most of the table. So the plan is chosen here.
-        # First the ids of up to COUNT_CAP + 1 matches (any order; cheap on the GIN index). That is all
-        # of them: sort them and fetch the page by id. More, and a ``date_to`` (matches may all be old):
-        # every match from the index, sorted. More otherwise: look for the page among the newest turns,
-        # in a window of ids widened until it holds the page.
+        # were independent; 按时 时吃 吃药 are not), and it estimates dates and departments as if unrelated
+        # to turn ids: left alone it picks plans that visit most of the table. So the plan is chosen here.
+        # First the ids of up to COUNT_CAP + 1 matches (any order; cheap on the GIN index). If that is
+        # all of them: sort them and fetch the page by id. More, and a ``date_to`` (matches may all be
+        # old): every match from the index, sorted. More otherwise: walk the turns newest first.
         ids = list(session.scalars(stmt.add_columns(key).limit(COUNT_CAP + 1)))
         total, exact = min(len(ids), COUNT_CAP), len(ids) <= COUNT_CAP
         if exact:
-            wanted = sorted(ids, reverse=True)[offset : offset + limit + 1]
-            by_id = select().select_from(Turn).join(CallAttempt, CallAttempt.id == Turn.attempt_id)
-            rows = page(by_id.where(Turn.id.in_(wanted)), Turn.id, paged=False) if wanted else []
+            rows = by_ids(sorted(ids, reverse=True)[offset : offset + limit + 1])
         elif stop is not None:
             rows = page(stmt, key + literal_column("0"))  # "+ 0": not the primary key's order, the index
         else:
-            key, stmt = matching(by_recency=True)
-            newest = int(session.scalar(select(func.max(Turn.id))) or 0)
-            # Wide enough to hold the page if the matches were spread evenly over the turns.
-            window = max(PG_FIRST_WINDOW, (offset + limit + 1) * newest // (COUNT_CAP + 1))
-            while True:
-                rows = page(stmt.where(Turn.id > newest - window), key)
-                if len(rows) > limit or window >= newest:
-                    break
-                window *= 4
+            unfiltered = all(f is None for f in (campaign_id, department, outcome, start))
+            newest = _newest_matches(
+                session, parsed, speaker, None if unfiltered else attempt_filters, offset + limit + 1
+            )
+            rows = by_ids(newest[offset:])
     else:
         # FTS5 walks its index newest first and stops after one page; count only if there is more.
         rows = page(stmt, key)
@@ -255,6 +258,52 @@ def search_turns(
         for row in rows
     )
     return SearchResult(hits, total, exact, has_more, limit, offset)
+
+
+def _newest_matches(
+    session: Session, parsed: Query, speaker: str | None, attempt_filters: Any | None, wanted: int
+) -> list[int]:
+    """PostgreSQL: the ids of the newest ``wanted`` matching turns, newest first. ``attempt_filters``:
+    a function adding the attempt-level filters to a SELECT of call attempts (None: there are none).
+
+    Walks the turns in id windows, newest first: the match (and speaker) alone on one window of turns, a
+    plan the planner cannot get wrong (the primary key's range, the tsvector checked row by row); then the
+    attempt filters on those candidates' attempts, by id. Windows double until enough are found or every
+    turn was seen; the first is wide enough if the matches were spread evenly (there are more than
+    COUNT_CAP of them).
+    """
+    _key, recent = _matching("postgresql", parsed, by_recency=True)
+    if speaker is not None:
+        recent = recent.where(Turn.speaker == speaker)
+    newest = int(session.scalar(select(func.max(Turn.id))) or 0)
+    window = max(PG_FIRST_WINDOW, wanted * newest // (COUNT_CAP + 1))
+    found: list[int] = []
+    high = newest
+    while high > 0 and len(found) < wanted:
+        low = high - window
+        in_window = (
+            recent.add_columns(Turn.id, Turn.attempt_id)
+            .where(Turn.id > low, Turn.id <= high)
+            .order_by(Turn.id.desc())
+        )
+        if attempt_filters is None:  # every candidate counts: stop as soon as there are enough
+            found.extend(row.id for row in session.execute(in_window.limit(wanted - len(found))))
+        else:
+            candidates = session.execute(in_window).all()
+            attempts = {row.attempt_id for row in candidates}
+            passing = (
+                set(
+                    session.scalars(
+                        attempt_filters(select(CallAttempt.id)).where(CallAttempt.id.in_(attempts))
+                    )
+                )
+                if attempts
+                else set()
+            )
+            found.extend(row.id for row in candidates if row.attempt_id in passing)
+        high = low
+        window *= 2
+    return found[:wanted]
 
 
 def attempts_matching(dialect: str, query: str) -> ColumnElement[bool]:

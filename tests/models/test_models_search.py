@@ -131,8 +131,22 @@ def test_hits_carry_the_attempt_time_and_a_safe_highlighted_snippet(
 # --- filters and pages ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["few", "many"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test as is ("few" matches) and with COUNT_CAP 0, so every match is "many": on PostgreSQL
+    the filters then go through the newest-first walk instead of the index-then-sort plan."""
+    if request.param == "many":
+        monkeypatch.setattr(search, "COUNT_CAP", 0)
+        monkeypatch.setattr(search, "PG_FIRST_WINDOW", 2)
+    return str(request.param)
+
+
 def test_filters(
-    session: Session, world: World, say: Callable[..., models.Turn], make_task: Callable[..., models.CallTask]
+    session: Session,
+    world: World,
+    say: Callable[..., models.Turn],
+    make_task: Callable[..., models.CallTask],
+    plan: str,
 ) -> None:
     other_campaign = models.Campaign(name="体检回访", flow_id="checkup", created_by=world.user)
     ortho = models.Visit(
@@ -156,7 +170,7 @@ def test_filters(
     assert _ids(session, "态度", date_from=date(2026, 11, 25), date_to=date(2026, 11, 25)) == [b.id]
 
 
-def test_dates_are_days_in_the_given_timezone(session: Session, world: World) -> None:
+def test_dates_are_days_in_the_given_timezone(session: Session, world: World, plan: str) -> None:
     late = store.create_attempt(session, world.task, started_at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC))
     turn = store.record_turn(session, late.id, "patient", "头痛")  # 04:00 on 21 November in Shanghai
     day = date(2026, 11, 20)
@@ -431,7 +445,11 @@ def test_migration_indexes_existing_turns_and_downgrade_removes_the_index(empty_
 
 
 def test_department_falls_back_to_the_campaigns(
-    session: Session, world: World, say: Callable[..., models.Turn], make_task: Callable[..., models.CallTask]
+    session: Session,
+    world: World,
+    say: Callable[..., models.Turn],
+    make_task: Callable[..., models.CallTask],
+    plan: str,
 ) -> None:
     eye = models.Campaign(name="眼科回访", flow_id="f", department="眼科", created_by=world.user)
     session.add(eye)
