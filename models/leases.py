@@ -459,13 +459,16 @@ def start_attempt(
     asterisk_host: str | None = None,
     started_at: datetime | None = None,
     lease_s: float | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Record the next attempt of a task ``owner`` holds, *before* dialling; returns the attempt id.
 
     Raises AttemptConflict (nothing written: do not dial) when the lease is no longer ``owner``'s, the
-    task is not ``leased``, its attempts are used up, or the attempt number was already recorded.
-    ``lease_s``: also extend the lease to now + lease_s.
+    task is not ``leased``, the lease has expired at ``now`` (default ``started_at``, else the current
+    time: a recovery could take it back mid-call), its attempts are used up, or the attempt number was
+    already recorded. ``lease_s``: also extend the lease to now + lease_s.
     """
+    at = now or started_at or utcnow()
     task = session.get(CallTask, task_id, populate_existing=True)
     if task is None:
         session.rollback()
@@ -474,6 +477,9 @@ def start_attempt(
         state = f"status {task.status}, lease {'ours' if task.lease_owner == owner else 'not ours'}"
         session.rollback()
         raise AttemptConflict(f"task {task_id}: not leased to {owner} ({state})")
+    if task.lease_expires_at is not None and task.lease_expires_at <= at:
+        session.rollback()
+        raise AttemptConflict(f"task {task_id}: lease expired at {task.lease_expires_at.isoformat()}")
     if task.attempts_made >= task.max_attempts:
         session.rollback()
         raise AttemptConflict(f"task {task_id}: {task.attempts_made} of {task.max_attempts} attempts used")
@@ -493,7 +499,7 @@ def start_attempt(
         ),
     )
     if lease_s is not None:
-        renew(session, owner=owner, task_ids=[task_id], now=utcnow(), lease_s=lease_s)
+        renew(session, owner=owner, task_ids=[task_id], now=at, lease_s=lease_s)
     return int(attempt.id)
 
 

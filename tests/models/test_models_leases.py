@@ -319,6 +319,22 @@ def test_start_attempt_needs_the_lease(
         leases.start_attempt(session, owner="e1", task_id=999_999)
 
 
+def test_start_attempt_refuses_an_expired_lease(
+    session: Session, campaign: models.Campaign, make_task: MakeTask
+) -> None:
+    # Past its lease a recovery may take the task back at any moment (and close the attempt mid-call).
+    (task_id,) = _tasks(make_task, 1)
+    leases.claim_due(session, owner="e1", now=NOW, limit=1, lease_s=60)
+    with pytest.raises(store.AttemptConflict, match="lease expired"):
+        leases.start_attempt(session, owner="e1", task_id=task_id, started_at=NOW + timedelta(seconds=60))
+    assert _numbers(session, task_id) == []
+    attempt_id = leases.start_attempt(
+        session, owner="e1", task_id=task_id, now=NOW + timedelta(seconds=59), lease_s=300
+    )
+    assert _task(session, task_id).lease_expires_at == NOW + timedelta(seconds=359)
+    assert session.get_one(models.CallAttempt, attempt_id).number == 1
+
+
 def test_start_attempt_refuses_when_attempts_are_used_up(
     session: Session, campaign: models.Campaign, make_task: MakeTask
 ) -> None:
