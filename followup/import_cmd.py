@@ -126,16 +126,22 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _print_summary(report: object, failed_lines: int, out: TextIO) -> None:
     from models.imports import ImportReport
 
     assert isinstance(report, ImportReport)
     r = report
     where = f"{r.encoding}, " if r.encoding else ""
-    print(f"{r.path} ({where}header on line {r.header_line}): {r.rows_read} data rows", file=out)
+    print(f"{r.path} ({where}header on line {r.header_line}): {_n(r.rows_read, 'data row')}", file=out)
+    if r.dry_run:
+        print("  DRY RUN: nothing was written; the figures say what an import would do", file=out)
     print(
-        f"  imported {r.rows_imported} rows: patients {r.patients_created} created, {r.patients_updated} updated; "
-        f"visits {r.visits_created} created, {r.visits_updated} updated",
+        f"  imported {_n(r.rows_imported, 'row')}: patients {r.patients_created} created, "
+        f"{r.patients_updated} updated; visits {r.visits_created} created, {r.visits_updated} updated",
         file=out,
     )
     if r.campaign_id is not None:
@@ -154,17 +160,15 @@ def _print_summary(report: object, failed_lines: int, out: TextIO) -> None:
             file=out,
         )
     if r.duplicates:
-        print(f"  {r.duplicates} duplicate rows imported once", file=out)
+        print(f"  {_n(r.duplicates, 'duplicate row')} imported once", file=out)
     if r.blank_rows:
-        print(f"  {r.blank_rows} blank rows skipped", file=out)
+        print(f"  {_n(r.blank_rows, 'blank row')} skipped", file=out)
     if failed_lines:
         print(
-            f"  {failed_lines} rows FAILED and were not imported (listed below); the good rows were imported. "
+            f"  {_n(failed_lines, 'row')} FAILED and not imported (listed below); the good rows were imported. "
             "Fix the rows and import the file again: nothing is imported twice.",
             file=out,
         )
-    if r.dry_run:
-        print("  dry run: nothing was written", file=out)
     _print_rows("failed rows", r.errors, out)
     _print_rows("notes", r.notes, out)
     print(f"took {r.elapsed_s:.1f} s ({r.rows_per_s:,.0f} rows/s)", file=out)

@@ -43,7 +43,7 @@ def test_import_prints_summary_and_failed_rows(
     out = capsys.readouterr().out
     assert code == 0  # good rows imported although some failed
     assert "imported 3 rows" in out
-    assert "7 rows FAILED and were not imported" in out
+    assert "7 rows FAILED and not imported" in out
     assert "line 4: phone (***2345): too short (5 digits)" in out
     assert "line 8: row: expected 11 columns, got 4" in out
     assert "line 10: visit_id (ZY001): duplicate: the same visit as line 2; imported once" in out
