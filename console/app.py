@@ -214,7 +214,7 @@ def create_app(
         session_lifetime=timedelta(minutes=settings.console_session_minutes),
         clock=clock,
         limiter=security.LoginLimiter(clock),
-        feed=EscalationFeed(sessions, interval=feed_interval),
+        feed=EscalationFeed(sessions, interval=feed_interval, redis_url=settings.redis_url or None),
         default_lang=settings.default_lang,
         timezone=settings.timezone,
         data_dir=settings.data_dir,

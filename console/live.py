@@ -7,9 +7,10 @@ overlap absorbs clock skew between the writing processes and this one). A versio
 already sent. Each subscriber (an SSE connection) gets every change on its own queue and filters it by
 department; a slow subscriber whose queue is full loses the oldest change rather than stalling others.
 
-The poller starts with the first subscriber and stops when the app shuts down. A Redis pub/sub
-subscriber (``followup:escalations``) could wake the poller early; polling alone already meets the
-one-second goal, so it is not wired in.
+The poller starts with the first subscriber and stops when the app shuts down. With a ``redis_url`` it
+also listens on the pub/sub channel ``followup:escalations`` (the post-call job publishes there) and
+polls at once on any message: a wake-up only, the rows still come from the database, and without Redis
+(down, or not configured) the feed polls on its interval as before.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from models.types import utcnow
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(seconds=5)
+ESCALATION_CHANNEL = "followup:escalations"  # dialer.jobs.ESCALATION_CHANNEL (not imported: no rq here)
+REDIS_RETRY_S = 5.0
 QUEUE_SIZE = 256
 
 
@@ -86,11 +89,17 @@ def open_escalations(db: Session, department: str | None = None, limit: int = 20
 class EscalationFeed:
     """Polls the escalations table and hands every change to each subscriber's queue."""
 
-    def __init__(self, sessions: Callable[[], Session], interval: float = 0.5) -> None:
+    def __init__(
+        self, sessions: Callable[[], Session], interval: float = 0.5, redis_url: str | None = None
+    ) -> None:
         self.sessions = sessions
         self.interval = interval
+        self.redis_url = redis_url
+        self.polls = 0  # completed polls (tests wait for the first one)
         self._subscribers: set[asyncio.Queue[EscalationView]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
         self._last_id = 0
         self._since: datetime | None = None
         self._versions: dict[int, datetime] = {}
@@ -111,19 +120,23 @@ class EscalationFeed:
         queue: asyncio.Queue[EscalationView] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         if not self.running:  # no await before create_task: concurrent subscribers start one poller
+            self._wake = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="escalation-feed")
+            if self.redis_url:
+                self._listener = asyncio.create_task(self._listen(self._wake), name="escalation-feed-redis")
         try:
             yield queue
         finally:
             self._subscribers.discard(queue)
 
     async def stop(self) -> None:
-        """Stop the poller (app shutdown)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the poller and the Redis listener (app shutdown)."""
+        for task in (self._task, self._listener):
+            if task is not None and task.get_loop() is asyncio.get_running_loop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._listener = None
 
     def _start_cursor(self) -> None:
         with self.sessions() as db:
@@ -144,7 +157,37 @@ class EscalationFeed:
                     if queue.full():
                         queue.get_nowait()
                     queue.put_nowait(view)
-            await asyncio.sleep(self.interval)
+            self.polls += 1
+            wake = self._wake
+            if wake is None:
+                await asyncio.sleep(self.interval)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.interval)
+            wake.clear()
+
+    async def _listen(self, wake: asyncio.Event) -> None:
+        """Set ``wake`` on every message of the escalation channel; reconnect quietly when Redis is down."""
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
+        warned = False
+        while True:
+            client = aioredis.from_url(self.redis_url, socket_connect_timeout=2)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(ESCALATION_CHANNEL)
+                    warned = False
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            wake.set()
+            except (RedisError, OSError) as exc:
+                if not warned:
+                    log.warning("escalation feed: Redis unavailable (%s); polling the database only", exc)
+                    warned = True
+                await asyncio.sleep(REDIS_RETRY_S)
+            finally:
+                await client.aclose()
 
     def poll_once(self) -> list[EscalationView]:
         """Changes since the last poll (new rows and updated rows), oldest first."""

@@ -164,3 +164,35 @@ def test_agents_stream_defaults_to_their_department(env: Env) -> None:
 
         event = _first_event(client, "/escalations/stream", two_cases)
     assert event["id"] == ids[1]
+
+
+def test_a_redis_message_wakes_the_feed_before_its_interval(env: Env) -> None:
+    import asyncio
+
+    import redis
+
+    _age_fixture_case(env)
+    publisher = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+
+    async def scenario() -> tuple[int, int]:
+        # An interval far beyond the wait below: only the wake-up can deliver in time.
+        feed = EscalationFeed(env.sessions, interval=3600, redis_url="redis://127.0.0.1:6379/0")
+        try:
+            async with feed.subscribe() as queue:
+                while feed.polls == 0:
+                    await asyncio.sleep(0.02)
+                new_id = await asyncio.to_thread(_raise, env, "我要转人工", "心内科", "request_human")
+                deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
+                while True:  # publish until the listener (subscribing in the background) hears one
+                    await asyncio.to_thread(publisher.publish, "followup:escalations", '{"test": 1}')
+                    try:
+                        view = await asyncio.wait_for(queue.get(), 0.3)
+                        return view.id, new_id
+                    except TimeoutError:
+                        assert asyncio.get_running_loop().time() < deadline, "the feed was not woken"
+        finally:
+            await feed.stop()
+
+    got, expected = asyncio.run(scenario())
+    publisher.close()
+    assert got == expected
