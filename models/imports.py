@@ -818,17 +818,23 @@ def _bulk_insert(
         if dialect.name == "sqlite":
             names = ", ".join(quote(c) for c in columns)
             cur = raw.cursor()
+            top = f"SELECT coalesce(max(id), 0) FROM {quote(table.name)}"
             try:
+                before = cur.execute(top).fetchone()[0] if ids else 0
                 cur.executemany(
                     f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
                     values,
                 )
                 if not ids:
                     return []
-                last = cur.execute(f"SELECT max(id) FROM {quote(table.name)}").fetchone()[0]
+                last = cur.execute(top).fetchone()[0]
             finally:
                 cur.close()
-            return list(range(last - len(values) + 1, last + 1))
+            if last - before != len(values):
+                # Another writer got in between the first read and our insert (the lock was taken by the
+                # insert): the ids are not ours to guess. The batch is rolled back and retried.
+                raise IntegrityError(f"INSERT INTO {table.name}", None, _ConcurrentInsert(table.name))
+            return list(range(before + 1, last + 1))
     except dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
         raise IntegrityError(f"bulk insert into {table.name}", None, exc) from exc
     # Any other backend: the portable (slower) way.
@@ -839,6 +845,10 @@ def _bulk_insert(
         return [row[0] for row in result]
     conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
     return []
+
+
+class _ConcurrentInsert(Exception):
+    """Another writer inserted rows into the table during a bulk insert (SQLite)."""
 
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
