@@ -142,7 +142,8 @@ def enqueue_post_call(attempt_id: int, *, connection: Redis | None = None) -> st
 
 
 def post_call(attempt_id: int) -> dict[str, Any]:
-    """The work after one finished attempt (idempotent: safe to run again). Returns a summary."""
+    """The work after one finished attempt (idempotent: safe to run again; escalations no longer open are
+    neither moved nor announced again). Returns a summary."""
     from dialer import qa_sampling
     from models.calls import CallAttempt
     from models.escalations import Escalation
@@ -169,6 +170,8 @@ def post_call(attempt_id: int) -> dict[str, Any]:
             select(Escalation).where(Escalation.attempt_id == attempt_id).order_by(Escalation.id)
         )
         for esc in escalations:
+            if esc.status != "open":  # someone already took the case (a re-run): leave it where it is
+                continue
             route = routes.route(esc.kind, esc.text, esc.department, visit_department)
             if esc.department != route.department:
                 esc.department = route.department

@@ -66,6 +66,7 @@ def export_main(args: argparse.Namespace) -> int:
     """Write the export and say how many calls it holds."""
     from dialer import exports
     from dialer.jobs import sessions
+    from models.users import AuditLog
 
     lang = args.lang or get_settings().default_lang
     with sessions()() as s:
@@ -77,6 +78,16 @@ def export_main(args: argparse.Namespace) -> int:
             n = exports.export_fhir(
                 s, args.campaign, args.out, lang=lang, include_partial=args.include_partial
             )
+        # Patient data left the system: record what, how many and where to (the command line: no user).
+        s.add(
+            AuditLog(
+                action="export",
+                object_type="campaign",
+                object_id=str(args.campaign),
+                detail={"format": args.format, "calls": n, "out": str(args.out), "via": "cli"},
+            )
+        )
+        s.commit()
     print(f"campaign {args.campaign}: {n} call(s) exported as {args.format} to {args.out}")
     return 0
 

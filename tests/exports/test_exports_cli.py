@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 from export_helpers import POST_OP_ANSWERS, make_call, make_campaign
+from sqlalchemy import select
 
 from dialer import fhir
-from models import db
+from models import AuditLog, db
 
 
 def test_followup_export_csv_and_fhir(tmp_path: Path) -> None:
@@ -66,6 +67,15 @@ def test_followup_export_csv_and_fhir(tmp_path: Path) -> None:
     assert [r.get("status") for r in resources[1:]] == ["completed", "in-progress"]
     assert all(fhir.check_questionnaire_response(r, resources[0]) == [] for r in resources[1:])
     assert resources[0]["item"][0]["text"].startswith("First, your wound")
+
+    engine = db.make_engine(url)
+    with db.session_factory(engine)() as s:
+        audit = s.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+    engine.dispose()
+    assert [(a.action, a.object_id, a.detail["format"], a.detail["calls"]) for a in audit] == [
+        ("export", str(campaign_id), "csv", 1),
+        ("export", str(campaign_id), "fhir", 2),
+    ]
 
     out = followup("export", "--campaign", "999", "--format", "csv", "--out", str(tmp_path / "b.csv"))
     assert out.returncode == 2 and "no campaign with id 999" in out.stderr

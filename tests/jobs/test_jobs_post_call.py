@@ -100,6 +100,16 @@ def test_escalations_routed_to_departments_and_announced(
         "request_human": "客服中心",
         "clinical": "随访办公室",
     }
+    # A re-run moves no case someone already took, and announces nothing again for it.
+    taken = session.scalars(select(Escalation).where(Escalation.kind == "complaint")).one()
+    taken.status, taken.department = "assigned", "医务科"
+    session.commit()
+    again = jobs.post_call(call.id)
+    session.expire_all()
+    assert session.get(Escalation, taken.id).department == "医务科"
+    assert taken.id not in {e["escalation_id"] for e in again["escalations"]}
+    assert len(again["escalations"]) == 3
+
     summary = post_call_queue.fetch_job(job_ids[0]).return_value()
     assert summary["attempt_id"] == call.id and len(summary["escalations"]) == 4
     assert summary["delivery_id"] is None  # no webhook configured
