@@ -77,6 +77,9 @@ class Settings:
     default_department: str = "随访中心"
     qa_sample_rate: float = 0.3
     qa_seed: str = ""
+    # The Redis pub/sub channel escalation notices go to (pub/sub channels are not per Redis database:
+    # two installations sharing one Redis need different channels).
+    escalation_channel: str = "followup:escalations"
     # The campaign engine (`followup run`, docs/engine.md; max_calls above): on SIGTERM live calls may
     # finish for drain_timeout_s before the rest are hung up. dial_template: what a patient's number is
     # dialled as ({number} = E.164 with +, {digits} = without); ring_timeout_s: ringing before no_answer.
