@@ -435,6 +435,8 @@ class Engine:
         if not moved:
             log.warning("%s: task %d was recovered meanwhile: outcome %s kept on the attempt only",
                         report.call_id, facts.task_id, outcome)
+        if report.errors:
+            log.warning("%s: %s", report.call_id, "; ".join(report.errors[:5]))
         self.stats.calls += 1
         self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
         self.stats.reports.append((facts.task_id, number, report))
