@@ -4,8 +4,8 @@ Queues (all on ``FOLLOWUP_REDIS_URL``):
 
 - ``followup-post-call``: ``post_call(attempt_id)``, enqueued by the engine after every finished attempt
   (``enqueue_post_call``): routes the attempt's escalations to their departments and announces them on
-  the pub/sub channel ``followup:escalations`` (the console turns them into SSE events), picks QA samples,
-  and queues the webhook delivery.
+  the pub/sub channel ``FOLLOWUP_ESCALATION_CHANNEL`` (``followup:escalations``; for SSE/wall boards),
+  picks QA samples, and queues the webhook delivery.
 - ``followup-webhooks``: ``deliver_webhook(delivery_id)``: one POST of the call's answers to
   ``FOLLOWUP_WEBHOOK_URL``; a failed try raises so rq retries it (``Retry(max=FOLLOWUP_WEBHOOK_RETRIES,
   interval=FOLLOWUP_WEBHOOK_RETRY_INTERVALS)``); every try is recorded on the delivery row.
@@ -45,7 +45,7 @@ QUEUE_WEBHOOKS = "followup-webhooks"
 QUEUE_CAMPAIGNS = "followup-campaigns"
 QUEUE_IMPORTS = "followup-imports"
 QUEUES: tuple[str, ...] = (QUEUE_POST_CALL, QUEUE_WEBHOOKS, QUEUE_CAMPAIGNS, QUEUE_IMPORTS)
-ESCALATION_CHANNEL = "followup:escalations"
+ESCALATION_CHANNEL = "followup:escalations"  # the default of FOLLOWUP_ESCALATION_CHANNEL
 
 IMPORT_TIMEOUT_S = 4 * 3600  # a 100,000-row file takes seconds; a slow XLSX on a busy host much longer
 RESULT_TTL_S = 7 * 24 * 3600  # the console shows last week's imports and their reports
@@ -211,7 +211,7 @@ def post_call(attempt_id: int) -> dict[str, Any]:
 
     connection = redis_connection(settings)
     for message in messages:
-        connection.publish(ESCALATION_CHANNEL, json.dumps(message, ensure_ascii=False))
+        connection.publish(settings.escalation_channel, json.dumps(message, ensure_ascii=False))
     if deliver:
         queue(QUEUE_WEBHOOKS, connection).enqueue(
             deliver_webhook,

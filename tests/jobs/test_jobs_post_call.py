@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,8 @@ def _messages(pubsub: Any, n: int, timeout_s: float = 10.0) -> list[dict[str, An
 def test_escalations_routed_to_departments_and_announced(
     env: Callable[..., None], session: Session, redis_conn: Redis
 ) -> None:
-    env(escalation_routes=json.dumps(ROUTES, ensure_ascii=False))
+    channel = f"followup:escalations:test-{uuid.uuid4().hex[:8]}"  # channels are server-wide: our own
+    env(escalation_routes=json.dumps(ROUTES, ensure_ascii=False), escalation_channel=channel)
     campaign = make_campaign(session, "post_op")
     call = make_call(
         session,
@@ -67,7 +69,7 @@ def test_escalations_routed_to_departments_and_announced(
         escalations=({"kind": "clinical", "department": "{visit.department}", "text": "伤口流脓"},),
     )
     pubsub = redis_conn.pubsub()
-    pubsub.subscribe(jobs.ESCALATION_CHANNEL)
+    pubsub.subscribe(channel)
     assert pubsub.get_message(timeout=2)["type"] == "subscribe"
 
     job_ids = [jobs.enqueue_post_call(call.id), jobs.enqueue_post_call(lonely.id)]
