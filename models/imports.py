@@ -36,6 +36,7 @@ Phone numbers appear in the report only masked (last four digits).
 from __future__ import annotations
 
 import codecs
+import copy
 import csv
 import io
 import json
@@ -1444,7 +1445,17 @@ def _write_batch(session: Session, writer: _Writer, batch: list[_Record], dry_ru
     if dry_run:
         writer.write(batch)
         return
-    snapshot = (dict(writer.patients), dict(writer.visits), dict(writer.patient_rows), _counts(writer.report))
+    memory = (
+        "patients",
+        "visits",
+        "patient_rows",
+        "patient_phone",
+        "patient_deceased",
+        "new_patients",
+        "new_visits",
+    )
+    snapshot = {name: copy.copy(getattr(writer, name)) for name in memory}
+    counts = _counts(writer.report)
     for attempt in (1, 2):
         try:
             writer.write(batch)
@@ -1455,8 +1466,9 @@ def _write_batch(session: Session, writer: _Writer, batch: list[_Record], dry_ru
             if attempt == 2:
                 raise
             # Another import inserted the same patient or visit meanwhile: forget this batch's work, re-read.
-            writer.patients, writer.visits, writer.patient_rows = (dict(x) for x in snapshot[:3])
-            _restore_counts(writer.report, snapshot[3])
+            for name, saved in snapshot.items():
+                setattr(writer, name, copy.copy(saved))
+            _restore_counts(writer.report, counts)
             for r in batch:
                 r.duplicate = r.failed = False
 

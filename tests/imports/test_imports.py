@@ -530,3 +530,34 @@ def test_a_failing_progress_callback_stops_the_import_cleanly(
         )
     assert count(factory, models.Patient) == 100  # the first batch was committed before the callback
     assert not [t for t in threading.enumerate() if t.name == "import-reader"]
+
+
+def test_a_batch_that_hits_a_unique_key_race_is_retried_cleanly(
+    factory: sessionmaker[Session],
+    make_campaign: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A concurrent import inserting the same visit makes the batch fail with IntegrityError: it is rolled
+    back and written again, with the report's counts as if it had gone through the first time."""
+    from sqlalchemy.exc import IntegrityError
+
+    from models import imports
+
+    real = imports._bulk_insert
+    calls = {"visits": 0}
+
+    def flaky(conn, table, columns, rows, **kwargs):  # type: ignore[no-untyped-def]
+        if table.name == "visits":
+            calls["visits"] += 1
+            if calls["visits"] == 1:
+                raise IntegrityError("INSERT INTO visits", None, Exception("duplicate key"))
+        return real(conn, table, columns, rows, **kwargs)
+
+    monkeypatch.setattr(imports, "_bulk_insert", flaky)
+    campaign = make_campaign(days_after_discharge=[3, 7, 30])
+    report = run(factory, DATA / "malformed.csv", campaign_id=campaign)
+    assert calls["visits"] == 2
+    assert (report.patients_created, report.visits_created, report.tasks_created) == (3, 3, 9)
+    assert (report.rows_imported, report.duplicates, report.rows_failed) == (3, 1, 7)
+    assert len([n for n in report.notes if "duplicate" in n.reason]) == 1
+    assert count(factory, models.Patient) == 3 and count(factory, models.CallTask) == 9
