@@ -106,12 +106,21 @@ def test_agent_sees_a_new_escalation_live_and_resolves_it(env: Env, live_url: st
     page.wait_for_selector("#live-status.on", timeout=WAIT_MS)  # the EventSource is connected
     page.screenshot(path=str(ARTIFACTS / "02-queue.png"))
 
+    with env.sessions() as s:  # a call in progress: the patient reports an alarming answer
+        task = s.get(models.CallAttempt, env.attempt_id).task
+        live = models.CallAttempt(task=task, number=2, answered_at=env.clock(), language="zh")
+        s.add(live)
+        s.flush()
+        s.add(models.Turn(attempt_id=live.id, seq=1, speaker="bot", text="您最近量的血压是多少？", source="tts"))
+        s.add(models.Turn(attempt_id=live.id, seq=2, speaker="patient", text="185 110，头晕", source="speech"))
+        s.commit()
+        live_id = live.id
     with env.sessions() as s:
         started = time.monotonic()
         new_id = record_escalation(
             s,
             patient_id=env.patient_id,
-            attempt_id=env.attempt_id,
+            attempt_id=live_id,
             kind="alarm",
             department="心内科",
             text="血压 185/110，头晕得厉害",
@@ -127,6 +136,12 @@ def test_agent_sees_a_new_escalation_live_and_resolves_it(env: Env, live_url: st
     page.click(f"#esc-{new_id} a")
     page.wait_for_selector("#assign-me")
     assert "王小明" in page.inner_text("body") and "冠心病" in page.inner_text("body")
+    # The call is still going: the transcript so far grows on the page (htmx refresh, under the CSP).
+    assert "185 110，头晕" in page.inner_text("#case-transcript")
+    with env.sessions() as s:
+        s.add(models.Turn(attempt_id=live_id, seq=3, speaker="bot", text="我马上为您转接护士。", source="tts"))
+        s.commit()
+    page.wait_for_selector("#case-transcript >> text=我马上为您转接护士", timeout=WAIT_MS)
     page.click("#assign-me")
     page.wait_for_selector("#case-assignee:has-text('李护士')")
     page.fill("form[action$='/notes'] textarea[name=text]", "已电话联系患者，建议急诊就诊")
