@@ -54,7 +54,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Table, and_, any_, bindparam, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -867,16 +878,20 @@ def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return run
 
 
-def _chunks(items: list[Any], size: int = 1000) -> Iterator[list[Any]]:
+def _chunks(items: list[Any], size: int = 5000) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
 def _member_of(column: Any, values: list[Any], dialect_name: str) -> Any:
     """``column IN (values)``; on PostgreSQL ``column = ANY(%s)`` with one array parameter (a thousand
-    placeholders cost more to render and parse than the lookup itself)."""
+    placeholders cost more to render and parse than the lookup itself), on SQLite ``IN (SELECT value
+    FROM json_each(?))``."""
     if dialect_name == "postgresql":
         return column == any_(bindparam("members", values, type_=postgresql.ARRAY(column.type)))
+    if dialect_name == "sqlite":  # likewise: one JSON array parameter, unpacked by SQLite's json_each
+        members = func.json_each(bindparam("members", json.dumps(values), type_=String()))
+        return column.in_(select(literal_column("value")).select_from(members))
     return column.in_(values)
 
 
