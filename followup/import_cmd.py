@@ -76,6 +76,8 @@ def _print_rows(title: str, rows: list, out: TextIO) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``followup import``."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from followup.config import get_settings
     from models import db
     from models.imports import ImportFileError, import_file, load_mapping, preview
@@ -111,6 +113,13 @@ def main(args: argparse.Namespace) -> int:
             engine.dispose()
     except ImportFileError as exc:
         print(f"followup import: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        print(
+            f"followup import: database error: {first} (is the schema there? followup db upgrade)",
+            file=sys.stderr,
+        )
         return 2
     if progress.shown and sys.stderr.isatty():
         sys.stderr.write("\n")

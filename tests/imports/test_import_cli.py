@@ -111,3 +111,9 @@ def test_preview_with_mapping(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "家属电话 → phone" in out and "备用电话 → (ignored)" in out
     assert "13900139301" not in out and "*******9301" in out
+
+
+def test_a_database_without_the_schema_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["import", str(DATA / "gbk.csv"), "--url", f"sqlite:///{tmp_path / 'empty.db'}"])
+    assert code == 2
+    assert "followup db upgrade" in capsys.readouterr().err
