@@ -126,6 +126,7 @@ class LiveCall:
     task: asyncio.Task[None] | None = None
     call_id: str | None = None
     dialled: bool = False
+    finishing: bool = False  # its lease is being cleared by leases.finish: no more heartbeats
 
 
 @dataclass
@@ -250,11 +251,12 @@ class Engine:
         """One scheduling pass: heartbeat, recovery, capacity, claim. Returns how many tasks it claimed."""
         now = self.clock.now()
         self._claimed_last_tick = 0
-        held = [t for t in self.live]
+        held = [t for t, c in self.live.items() if not c.finishing]
         if held:
             kept = await self._db(lambda s: leases.renew(s, owner=self.opt.owner, task_ids=held, now=now,
                                                           lease_s=self._lease_s))
-            if kept < len(held):
+            ended = sum(1 for t in held if t not in self.live or self.live[t].finishing)  # meanwhile
+            if kept < len(held) - ended:
                 log.warning("engine %s: %d of %d lease(s) no longer held (recovered by another engine?)",
                             self.opt.owner, len(held) - kept, len(held))
         if self._draining:
@@ -402,6 +404,7 @@ class Engine:
                 pool=self.res.pool, call_id=call_id, recordings_dir=self.res.recordings_dir)
             report = await session.run()
             report.attempt_id = attempt_id
+            live.finishing = True
             await self._finish(facts, cfg, number, attempt_id, report, phone)
         except Exception:
             log.exception("engine %s: task %d: call failed inside the engine", self.opt.owner, task_id)
