@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -210,7 +210,15 @@ class ProcessDecodePool(DecodePool):
         if spec_of is None:
             raise TypeError(f"{type(recognizer).__name__} has no worker_spec(): use the thread DecodePool for it")
         data = np.ascontiguousarray(audio, dtype=np.float32).tobytes()
-        return self._executor.submit(_worker_transcribe, spec_of(), data, lang, expectation)
+        try:
+            return self._executor.submit(_worker_transcribe, spec_of(), data, lang, expectation)
+        except BrokenExecutor:
+            # A worker died (killed, out of memory): the executor refuses everything from then on.
+            # Start a fresh one (its workers load the model as they start) rather than fail every call.
+            log.error("decode worker pool broken: starting new worker processes")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._make_executor()
+            return self._executor.submit(_worker_transcribe, spec_of(), data, lang, expectation)
 
 
 # ------------------------------------------------------------------------------- process-wide pool

@@ -47,6 +47,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -755,6 +756,11 @@ class CallSession:
         except TimeoutError:
             self.report.errors.append(f"asr: no transcript within {self.opt.asr_timeout_s} s")
             transcript = None
+        except (BrokenExecutor, OSError, RuntimeError) as exc:
+            # A decode worker died (e.g. out of memory): this reply is a no-match, the pool replaces it.
+            self.report.errors.append(f"asr: decoding failed: {type(exc).__name__}: {exc}")
+            log.error("%s: decoding failed: %s", self.call_id, exc)
+            transcript = None
         done = time.monotonic()
         if transcript is not None:
             self.report.asr.append((transcript.duration_s, transcript.decode_s))
@@ -1015,7 +1021,7 @@ class CallSession:
         expectation = self._expectation_for(self._wall(ev.start_s, now), listen, self._first_listen)
         try:
             future = pool.submit(self.recognizer, ev.audio, self.lang, expectation)
-        except PoolBusy:
+        except (PoolBusy, BrokenExecutor, OSError, RuntimeError):
             return
         future.add_done_callback(_consume)
         self._spec = _Speculation(ev.start_s, ev.end_s, expectation, future)

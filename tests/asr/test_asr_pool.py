@@ -202,3 +202,31 @@ def test_make_decode_pool_follows_the_settings(recognizer):
     proc.shutdown()
     with pytest.raises(ValueError, match="FOLLOWUP_ASR_POOL"):
         make_decode_pool(recognizer, Settings(asr_pool="gpu"))
+
+
+def test_a_killed_worker_is_replaced(recognizer, fixtures_dir):
+    import signal
+    from concurrent.futures import BrokenExecutor
+
+    from asr.pool import ProcessDecodePool
+
+    audio = phone_band(load_audio(fixtures_dir / "zh07.wav"))
+    pool = ProcessDecodePool(1, 4, spec=recognizer.worker_spec())
+    try:
+        (pid,) = pool.start()
+        os.kill(pid, signal.SIGKILL)
+
+        async def main() -> str:
+            # The executor notices the death asynchronously: a decode submitted meanwhile may fail with
+            # BrokenExecutor (the session counts that reply as a no-match); the next one gets new workers.
+            for _ in range(50):
+                try:
+                    return (await pool.transcribe(recognizer, audio, "zh")).text
+                except BrokenExecutor:
+                    await asyncio.sleep(0.1)
+            raise AssertionError("the pool never recovered")
+
+        assert asyncio.run(main()) == recognizer.transcribe(audio, "zh").text
+        assert pid not in pool.worker_pids()
+    finally:
+        pool.shutdown()
