@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy.orm import Session, sessionmaker
+
 import models
 
 WEEK = date(2026, 10, 5)
@@ -23,7 +25,7 @@ def _at(day: date, hour: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)  # 08:00 UTC = 16:00 Shanghai, same day
 
 
-def seed(sessions) -> int:  # noqa: ANN001 - a sessionmaker
+def seed(sessions: sessionmaker[Session]) -> int:
     """Write the data; returns the campaign id."""
     with sessions() as s:
         campaign = models.Campaign(name="出院随访", flow_id="discharge_general", status="running")
