@@ -63,6 +63,8 @@ class Settings:
     console_port: int = 8000
     console_secret_key: str = ""
     console_session_minutes: int = 480
+    # Largest patient-list upload (CSV/XLSX) the campaign page accepts, in MB (bigger: 413).
+    console_max_upload_mb: int = 50
     # Post-call jobs (dialer/jobs.py, docs/jobs.md). Answers are POSTed to the webhook (the hospital's HIS)
     # when set, signed with HMAC-SHA256 when a secret is set; retried after each interval (seconds; the
     # last repeats) up to webhook_retries times. escalation_routes: a JSON file or inline JSON routing
