@@ -59,9 +59,12 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 class GuardMiddleware:
     """Body size limit and security headers (a plain ASGI middleware: SSE streams pass through)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, body_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = body_limits or {}  # path -> a larger limit (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,16 +79,17 @@ class GuardMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
         if length is not None:
             try:
-                too_big = int(length) > self.max_body_bytes
+                too_big = int(length) > limit
             except ValueError:
                 await _plain(send_with_headers, 400, "malformed Content-Length")
                 return
             if too_big:
-                await _plain(send_with_headers, 413, f"request body over {self.max_body_bytes} bytes")
+                await _plain(send_with_headers, 413, _too_large(limit))
                 return
             await self.app(scope, receive, send_with_headers)
             return
@@ -101,8 +105,8 @@ class GuardMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_body_bytes:
-                await _plain(send_with_headers, 413, f"request body over {self.max_body_bytes} bytes")
+            if size > limit:
+                await _plain(send_with_headers, 413, _too_large(limit))
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -117,6 +121,12 @@ class GuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, send_with_headers)
+
+
+def _too_large(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"request body over {limit // (1024 * 1024)} MB ({limit} bytes): too large"
+    return f"request body over {limit} bytes"
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
