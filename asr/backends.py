@@ -26,7 +26,7 @@ def make_recognizer(settings: Settings | None = None) -> Recognizer:
         from asr.whisper import WhisperRecognizer
 
         model_dir = whisper_model_dir(settings.whisper_model or None, settings.cache_dir)
-        return WhisperRecognizer(model_dir, workers=max(1, settings.asr_workers))
+        return WhisperRecognizer(model_dir, workers=max(1, settings.asr_workers), window_s=settings.whisper_window_s)
     if backend == "vosk":
         from asr.vosk import VoskRecognizer
 

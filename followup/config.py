@@ -46,6 +46,8 @@ class Settings:
     # Where calls decode: "process" (worker processes, the default) or "thread"; nice added to workers.
     asr_pool: str = "process"
     asr_nice: int = 0
+    # Whisper encoder window in seconds (30: what Whisper was trained on; 15 halves the cost, docs/asr.md).
+    whisper_window_s: int = 30
     # Live-call endpointing: trailing silence that ends an utterance (closed questions: yes/no, scale,
     # choice may use a shorter one); speculative decoding starts after this much silence (0: off).
     endpoint_silence_ms: int = 600
