@@ -658,19 +658,19 @@ class _RowReader:
         dates: dict[str, date] = {}
         for f in ("visit_date", "discharge_date"):
             if f in cols and (v := cells[cols[f]]) is not None and _text(v) is not None:
-                parsed = self.dates.get(v)
-                if parsed is None:
+                day = self.dates.get(v)
+                if day is None:
                     try:
-                        parsed = parse_date(v)
+                        day = parse_date(v)
                     except ValueError as exc:
-                        parsed = str(exc)
+                        day = str(exc)
                     if len(self.dates) > 50_000:
                         self.dates.clear()
-                    self.dates[v] = parsed
-                if isinstance(parsed, str):
-                    fail(f, _text(v), parsed)
+                    self.dates[v] = day
+                if isinstance(day, str):
+                    fail(f, _text(v), day)
                 else:
-                    dates[f] = parsed
+                    dates[f] = day
         if self.birth_field and (b := cells[cols[self.birth_field]]) is not None and _text(b) is not None:
             try:
                 patient["birth_year"] = _birth_year(self.birth_field, b, dates.get("visit_date"), self.today)
