@@ -208,7 +208,17 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The console app. ``engine`` defaults to the configured database; ``clock`` is injectable for tests."""
-    from console.routes import audit_log, auth, calls, escalations, home
+    from console.routes import (
+        audit_log,
+        auth,
+        calls,
+        campaigns,
+        dashboards,
+        do_not_call,
+        escalations,
+        flows,
+        home,
+    )
 
     settings = settings or get_settings()
     owns_engine = engine is None
@@ -241,7 +251,11 @@ def create_app(
         title="followup console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.console = state
-    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    upload_bytes = settings.console_max_upload_mb * 1024 * 1024
+    state.extra.update(max_upload_bytes=upload_bytes, redis_url=settings.redis_url)
+    app.add_middleware(
+        GuardMiddleware, max_body_bytes=max_body_bytes, body_limits={campaigns.UPLOAD_PATH: upload_bytes}
+    )
     handlers: dict[Any, Callable[[Request, Exception], Response]] = {
         NotAuthenticated: _on_not_authenticated,
         CsrfFailed: _on_csrf,
@@ -252,6 +266,6 @@ def create_app(
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, home, escalations, calls, audit_log):
+    for module in (auth, home, escalations, calls, campaigns, flows, do_not_call, dashboards, audit_log):
         app.include_router(module.router)
     return app

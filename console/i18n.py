@@ -181,6 +181,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "common.unassigned": {"zh": "未分配", "en": "Unassigned"},
 }
 
+# The supervisors' pages keep their strings in their own module (campaigns, flows, do-not-call, dashboards).
+from console.messages_supervisor import MESSAGES as _SUPERVISOR_MESSAGES
+
+MESSAGES.update(_SUPERVISOR_MESSAGES)
+
 
 def pick_lang(query: str | None, cookie: str | None, default: str) -> str:
     """The UI language: a valid ``?lang=`` wins, then a valid cookie, then the default (``zh`` if invalid)."""

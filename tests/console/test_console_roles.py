@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import ROLES, Env
 
+import models
 from console.app import create_app
 from followup.config import Settings
 from models.db import make_engine
@@ -16,6 +17,7 @@ ALL = frozenset(ROLES)
 HANDLERS = frozenset({"agent", "supervisor", "admin"})
 REVIEWERS = frozenset({"quality", "supervisor", "admin"})
 ADMINS = frozenset({"admin"})
+SUPERVISORS = frozenset({"supervisor", "admin"})
 
 # "METHOD path" -> (who may use it, the status an allowed request gets, form data for POSTs).
 # {escalation_id} and {call_id} are filled with the world fixture's ids.
@@ -46,6 +48,25 @@ EXPECTED: dict[str, tuple[object, int, dict[str, str] | None]] = {
     "POST /calls/{call_id}/tags": (REVIEWERS, 303, {"tag": "态度问题"}),
     "POST /calls/{call_id}/tags/delete": (REVIEWERS, 303, {"tag": "态度问题"}),
     "GET /audit": (ADMINS, 200, None),
+    "GET /campaigns": (SUPERVISORS, 200, None),
+    "GET /campaigns/progress": (SUPERVISORS, 200, None),
+    "GET /campaigns/new": (SUPERVISORS, 200, None),
+    "POST /campaigns/upload": (SUPERVISORS, 422, {}),  # allowed, but no file: 422 naming "file"
+    "GET /campaigns/new/{upload_id}": (SUPERVISORS, 404, None),  # allowed; no such upload
+    "POST /campaigns/new/{upload_id}": (SUPERVISORS, 404, {}),
+    "GET /campaigns/{campaign_id}": (SUPERVISORS, 200, None),
+    "GET /campaigns/{campaign_id}/progress": (SUPERVISORS, 200, None),
+    "POST /campaigns/{campaign_id}/status": (SUPERVISORS, 303, {"action": "pause"}),
+    "GET /campaigns/{campaign_id}/export.csv": (SUPERVISORS, 200, None),
+    "GET /campaigns/{campaign_id}/export.ndjson": (SUPERVISORS, 200, None),
+    "GET /flows": (REVIEWERS, 200, None),
+    "GET /flows/{flow_id}": (REVIEWERS, 200, None),
+    "GET /do-not-call": (HANDLERS, 200, None),
+    "POST /do-not-call": (HANDLERS, 303, {"phone": "139 0000 0000", "reason": "患者要求"}),
+    "POST /do-not-call/delete": (ADMINS, 303, {"phone": "+8613900000000"}),
+    "GET /dashboard": (REVIEWERS, 200, None),
+    "GET /dashboard/export.csv": (REVIEWERS, 200, None),
+    "GET /dashboard/export.xlsx": (REVIEWERS, 200, None),
 }
 
 
@@ -69,7 +90,13 @@ def test_only_static_files_are_mounted_outside_the_table() -> None:
 
 
 def _fill(path: str, env: Env) -> str:
-    return path.replace("{escalation_id}", str(env.escalation_id)).replace("{call_id}", str(env.attempt_id))
+    return (
+        path.replace("{escalation_id}", str(env.escalation_id))
+        .replace("{call_id}", str(env.attempt_id))
+        .replace("{campaign_id}", str(env.campaign_id))
+        .replace("{upload_id}", "0" * 32)
+        .replace("{flow_id}", "post_op")
+    )
 
 
 CASES = [(key, who) for key in EXPECTED for who in (*ROLES, "anonymous")]
@@ -88,6 +115,11 @@ def test_role_matrix(env: Env, route: str, who: str) -> None:
             data["csrf_token"] = data.get("csrf_token") or env.csrf(who)
     if route == "POST /calls/{call_id}/tags/delete" and who in REVIEWERS:
         client.post(_fill("/calls/{call_id}/tags", env), data={"tag": "态度问题", "csrf_token": env.csrf(who)})
+
+    if "{campaign_id}" in template:  # the answer exports need a flow from the library
+        with env.sessions() as s:
+            s.get(models.Campaign, env.campaign_id).flow_id = "discharge_general"
+            s.commit()
 
     if template == "/escalations/stream" and (allowed == PUBLIC or who in allowed):
         with client.stream("GET", path) as response:  # an endless stream: look at the head only
@@ -114,4 +146,5 @@ def test_docs_list_every_route() -> None:
     for key in EXPECTED:
         method, path = key.split(" ", 1)
         documented = path.replace("{escalation_id}", "{id}").replace("{call_id}", "{id}")
+        documented = documented.replace("{campaign_id}", "{id}")
         assert f"| {method} | `{documented}` |" in docs, key
