@@ -144,6 +144,7 @@ class Bench:
     endpoint_ms: int = 600
     endpoint_closed_ms: int | None = None
     speculate_ms: int = 220
+    ramp_s: float = 0.0  # the N calls start evenly spread over this many seconds (0: all at once)
 
 
 async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None, lang: str, script: Any,
@@ -166,23 +167,32 @@ async def one_call(b: Bench, client: AriClient, server: AudioSocketServer | None
     return await session.run()
 
 
+async def _after(delay: float, coro: Any) -> Any:
+    await asyncio.sleep(delay)
+    return await coro
+
+
 async def run_round(b: Bench, client: AriClient, server: AudioSocketServer | None, n: int, lang: str,
                     ) -> tuple[list[CallReport], dict[str, Any]]:
     script = [{"say": str(FIXTURES / f"{r}.wav")} for r in REPLIES[lang]]
     workers = b.pool.worker_pids() if isinstance(b.pool, ProcessDecodePool) else []
-    watch = ProcWatch({"engine": [os.getpid(), *workers], "asterisk": [b.ast.pid or os.getpid()]})
+    watch = ProcWatch({"engine": [os.getpid(), *workers], "asterisk": [b.ast.pid or os.getpid()],
+                       "loop": [os.getpid()]})
     lags: list[float] = []
     watch.start()
+    load0 = os.getloadavg()[0]
     tasks = [asyncio.create_task(watch.sample_forever()), asyncio.create_task(loop_lag(lags))]
     t0 = time.monotonic()
     try:
-        reports = await asyncio.gather(*(one_call(b, client, server, lang, script, i) for i in range(n)))
+        reports = await asyncio.gather(*(_after(b.ramp_s * i / max(1, n), one_call(b, client, server, lang, script, i))
+                                         for i in range(n)))
     finally:
         for t in tasks:
             t.cancel()
     elapsed = time.monotonic() - t0
     cpu = watch.cpu_percent()
     return list(reports), {"elapsed_s": elapsed, "cpu": cpu, "rss": dict(watch.peak),
+                           "load": (load0, os.getloadavg()[0]),
                            "loop_lag_max_ms": max(lags) if lags else 0.0,
                            "loop_lag_p99_ms": pct(lags, 99)}
 
@@ -217,11 +227,13 @@ def summarise(n: int, lang: str, reports: list[CallReport], proc: dict[str, Any]
         "worst_gap_ms": max(underruns) if underruns else 0,
         "max_send_interval_ms": max((r.max_send_interval_ms for r in reports), default=0),
         "engine_cpu_pct": round(proc["cpu"]["engine"], 1),
+        "loop_process_cpu_pct": round(proc["cpu"]["loop"], 1),
         "asterisk_cpu_pct": round(proc["cpu"]["asterisk"], 1),
         "engine_rss_mb": round(proc["rss"]["engine"]),
         "asterisk_rss_mb": round(proc["rss"]["asterisk"]),
         "loop_lag_max_ms": round(proc["loop_lag_max_ms"], 1),
         "round_s": round(proc["elapsed_s"], 1),
+        "load_avg": [round(x, 1) for x in proc["load"]],
         "errors": sorted({e for r in reports for e in r.errors})[:5],
         "voicemail_false_positives": sum(1 for r in reports if r.voicemail),
         "speculative": {"started": sum(r.speculative_started for r in reports),
@@ -281,7 +293,7 @@ async def main_async(args: argparse.Namespace) -> None:
     pools.append(pool)
     b = Bench(ast, recognizer, pool, prompts, db.session_factory(engine), flow, args.transport,
               SimulatedPatients(ast.dirs["scripts"], ast.dirs["patient_audio"]), args.endpoint_ms,
-              args.endpoint_closed_ms, args.speculate_ms)
+              args.endpoint_closed_ms, args.speculate_ms, args.ramp)
     configs: list[tuple[str, Bench]] = [("current", b)]
     if args.baseline:
         # The earlier path: decode threads in this process, no speculation, one endpoint for all questions.
@@ -294,7 +306,7 @@ async def main_async(args: argparse.Namespace) -> None:
           f"window={args.asr_window}s plain_decoding={not args.no_plain} endpoint={args.endpoint_ms}ms "
           f"closed={args.endpoint_closed_ms}ms speculate={args.speculate_ms}ms nice={args.asr_nice} "
           f"baseline={'thread pool, no speculation, 600 ms' if args.baseline else 'no'} "
-          f"cores={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
+          f"ramp={args.ramp}s cores={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
     try:
         async with AriClient(ast.ari_url, ast.user, ast.password, f"followup-bench-{os.getpid()}") as client, \
                 AudioSocketServer("127.0.0.1", 0) as server:
@@ -341,11 +353,12 @@ def format_row(r: dict[str, Any]) -> str:
             f"v2v p50 {r['latency_p50_ms']} ms p95 {r['latency_p95_ms']} ms max {r['latency_max_ms']} ms "
             f"(endpoint {r['endpoint_p50_ms']}, asr p50 {r['asr_p50_ms']}/p95 {r['asr_p95_ms']}, rest p50 "
             f"{r['respond_p50_ms']}/p95 {r['respond_p95_ms']}) | ASR RTF {r['asr_rtf_mean']} "
-            f"(decode p50 {r['asr_decode_p50_s']} s) | CPU engine {r['engine_cpu_pct']} % asterisk "
+            f"(decode p50 {r['asr_decode_p50_s']} s) | CPU engine {r['engine_cpu_pct']} % (event-loop process "
+            f"{r['loop_process_cpu_pct']} %) asterisk "
             f"{r['asterisk_cpu_pct']} % | RSS engine {r['engine_rss_mb']} MB asterisk {r['asterisk_rss_mb']} MB | "
             f"gaps>40ms {r['gaps_over_40ms']} (worst {r['worst_gap_ms']} ms, max send interval "
             f"{r['max_send_interval_ms']} ms) | loop lag max {r['loop_lag_max_ms']} ms | speculative "
-            f"{spec['used']}/{spec['started']} used | {r['round_s']} s"
+            f"{spec['used']}/{spec['started']} used | {r['round_s']} s, load {r['load_avg'][0]}→{r['load_avg'][1]}"
             + (f" | errors {r['errors']}" if r["errors"] else ""))
 
 
@@ -361,6 +374,8 @@ def main() -> None:
     p.add_argument("--endpoint-closed-ms", type=int, default=None,
                    help="the same for closed questions (yes/no, scale, one choice); default: --endpoint-ms")
     p.add_argument("--speculate-ms", type=int, default=220, help="start decoding after this much silence (0: off)")
+    p.add_argument("--ramp", type=float, default=0.0, metavar="SECONDS",
+                   help="start the N calls evenly over SECONDS (default 0: all at once, the worst case)")
     p.add_argument("--pool", choices=("process", "thread"), default="process", help="decode workers")
     p.add_argument("--asr-nice", type=int, default=0, help="nice value added to decode worker processes")
     p.add_argument("--baseline", action="store_true",
