@@ -90,6 +90,11 @@ class Settings:
     drain_timeout_s: int = 120
     dial_template: str = "PJSIP/{number}@trunk"
     ring_timeout_s: int = 30
+    # Live transfers (docs/calls.md "Transfers"): how long a patient who asked for a person waits on hold
+    # for an agent to take the case in the console (0: no waiting, a callback at once), and how long the
+    # taking agent's phone rings before the patient is promised a callback instead.
+    agent_wait_s: int = 60
+    agent_timeout_s: int = 20
     # Patient imports (models/imports.py, docs/import.md): the key of Patient.phone_hash (HMAC-SHA256 of
     # the E.164 number; set a hospital-wide secret so hashes cannot be looked up) and rows per batch.
     phone_hash_key: str = ""
