@@ -218,6 +218,7 @@ def create_app(
         escalations,
         flows,
         home,
+        samples,
     )
 
     settings = settings or get_settings()
@@ -266,6 +267,17 @@ def create_app(
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, home, escalations, calls, campaigns, flows, do_not_call, dashboards, audit_log):
+    for module in (
+        auth,
+        home,
+        escalations,
+        calls,
+        samples,
+        campaigns,
+        flows,
+        do_not_call,
+        dashboards,
+        audit_log,
+    ):
         app.include_router(module.router)
     return app

@@ -25,6 +25,8 @@ ACTIONS: tuple[str, ...] = (
     "score_call",
     "tag_call",
     "untag_call",
+    "take_sample",
+    "review_sample",
     "view_escalation",
     "assign_escalation",
     "note_escalation",

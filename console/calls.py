@@ -22,13 +22,14 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from console import audit
+from console import audit, samples
 from console.privacy import phone_for
 from models.calls import Answer, CallAttempt, Turn
 from models.campaigns import CallTask, Campaign
 from models.console import CallTag, QaScore
 from models.escalations import Escalation
 from models.patients import Patient, Visit
+from models.qa import QaSample
 from models.search import attempts_matching
 from models.users import User
 from models.vocab import ATTEMPT_OUTCOMES
@@ -244,6 +245,7 @@ class CallRecord:
     escalations: list[Escalation]
     scores: list[QaScore]
     tags: list[str]
+    sample: QaSample | None = None
 
 
 def load_call(db: Session, attempt_id: int) -> CallRecord | None:
@@ -279,6 +281,7 @@ def load_call(db: Session, attempt_id: int) -> CallRecord | None:
             )
         ),
         tags=list(db.scalars(select(CallTag.tag).where(CallTag.attempt_id == attempt.id).order_by(CallTag.tag))),
+        sample=samples.sample_of(db, attempt.id),
     )
 
 
@@ -309,6 +312,7 @@ def save_score(
     row.comments = comments.strip()
     row.updated_at = now
     audit.record(db, reviewer, "score_call", "call", attempt_id, {"total": round(total, 2)})
+    samples.close_on_score(db, attempt_id, reviewer, now)  # a sampled call is reviewed once it is scored
     db.commit()
     return row
 

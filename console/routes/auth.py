@@ -63,7 +63,10 @@ def client_ip(request: Request) -> str:
 def _login_page(request: Request, status: int = 200, error: str | None = None, nxt: str = "/") -> Response:
     token = security.new_token()
     response = render(
-        request, "login.html", {"login_csrf": token, "error": error, "next": safe_next(nxt)}, status_code=status
+        request,
+        "login.html",
+        {"login_csrf": token, "error": error, "next": safe_next(nxt)},
+        status_code=status,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,

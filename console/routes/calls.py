@@ -52,7 +52,9 @@ class TagForm(_Form):
     def _valid_tags(cls, value: str) -> str:
         for tag in split_tags(value):
             if not TAG_PATTERN.match(tag):
-                raise ValueError(f"tag {tag[:64]!r}: letters, digits, _ - . and spaces only, up to 64 characters")
+                raise ValueError(
+                    f"tag {tag[:64]!r}: letters, digits, _ - . and spaces only, up to 64 characters"
+                )
         if not split_tags(value):
             raise ValueError("no tag given")
         return value

@@ -73,7 +73,9 @@ class ResolveForm(_Form):
 
 
 @router.get("", response_class=HTMLResponse)
-def queue_page(request: Request, db: SessionDep, user: Handler, q: Annotated[QueueQuery, Query()]) -> Response:
+def queue_page(
+    request: Request, db: SessionDep, user: Handler, q: Annotated[QueueQuery, Query()]
+) -> Response:
     """Open escalations, newest first; new ones arrive over SSE."""
     department = q.for_user(user)
     departments = cases.departments(db)
@@ -205,4 +207,3 @@ def take_call(db: SessionDep, user: Handler, escalation_id: int) -> Response:
         {"detail": "live transfer is not built yet; call the patient back", "escalation": escalation_id},
         status_code=501,
     )
-

@@ -64,6 +64,7 @@ class Env:
     attempt_id: int = 0
     escalation_id: int = 0
     campaign_id: int = 0
+    sample_id: int = 0
 
     def client(self, https: bool = False) -> TestClient:
         """A browser-like client (follows no redirects, asks for HTML)."""
@@ -264,7 +265,10 @@ def build_world(env: Env, password_hash: str) -> None:
             text="护士态度太差了，我要投诉。",
         )
         s.add(escalation)
+        sample = models.QaSample(attempt_id=attempt.id, department="心内科")  # drawn for second-level review
+        s.add(sample)
         s.commit()
+        env.sample_id = sample.id
         env.users = {role: u.id for role, u in users.items()}
         env.patient_id = patient.id
         env.attempt_id = attempt.id

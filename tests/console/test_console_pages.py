@@ -279,3 +279,43 @@ def test_search_injection_attempts_get_a_clean_answer(env: Env, q: str) -> None:
 def test_search_over_long_is_refused(env: Env) -> None:
     response = env.session_for("quality").get("/calls", params={"q": "态" * 201})
     assert response.status_code == 422 and "q" in response.text
+
+
+# --- the second-level review queue ---------------------------------------------------------------------
+
+
+def test_review_queue_take_score_and_close(env: Env) -> None:
+    client = env.session_for("quality")
+    csrf = env.csrf("quality")
+    queue = client.get("/review").text
+    assert f'id="sample-{env.sample_id}"' in queue and "王小明" in queue
+    assert PATIENT_PHONE not in queue and mask_phone(PATIENT_PHONE) in queue
+    assert f'id="sample-{env.sample_id}"' not in client.get("/review?department=骨科").text
+
+    taken = client.post(f"/review/{env.sample_id}/take", data={"csrf_token": csrf})
+    assert taken.status_code == 303 and taken.headers["location"] == f"/calls/{env.attempt_id}"
+    page = client.get(f"/calls/{env.attempt_id}").text
+    assert "抽检样本" in page and "陈质检" in client.get("/review").text
+
+    form = {"recognition": "5", "answers": "5", "flow": "5", "courtesy": "5", "escalation": "5"}
+    client.post(f"/calls/{env.attempt_id}/score", data={**form, "csrf_token": csrf})
+    with env.sessions() as s:
+        sample = s.get(models.QaSample, env.sample_id)
+        assert sample is not None and sample.reviewed_at is not None
+        assert sample.assigned_to_id == env.users["quality"]
+    assert f'id="sample-{env.sample_id}"' not in client.get("/review").text
+    assert "已完成抽检" in client.get(f"/calls/{env.attempt_id}").text
+    assert client.post(f"/review/{env.sample_id}/take", data={"csrf_token": csrf}).status_code == 409
+    assert client.post("/review/999999/take", data={"csrf_token": csrf}).status_code == 404
+    actions = [a for a, *_ in _audit(env)]
+    assert "take_sample" in actions and "review_sample" in actions
+
+
+def test_scoring_an_unsampled_call_touches_no_sample(env: Env) -> None:
+    with env.sessions() as s:
+        s.delete(s.get(models.QaSample, env.sample_id))
+        s.commit()
+    client = env.session_for("quality")
+    form = {"recognition": "3", "answers": "3", "flow": "3", "courtesy": "3", "escalation": "3"}
+    assert client.post(f"/calls/{env.attempt_id}/score", data={**form, "csrf_token": env.csrf("quality")}).status_code == 303
+    assert "review_sample" not in [a for a, *_ in _audit(env)]

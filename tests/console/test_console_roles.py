@@ -47,6 +47,8 @@ EXPECTED: dict[str, tuple[object, int, dict[str, str] | None]] = {
     ),
     "POST /calls/{call_id}/tags": (REVIEWERS, 303, {"tag": "态度问题"}),
     "POST /calls/{call_id}/tags/delete": (REVIEWERS, 303, {"tag": "态度问题"}),
+    "GET /review": (REVIEWERS, 200, None),
+    "POST /review/{sample_id}/take": (REVIEWERS, 303, {}),
     "GET /audit": (ADMINS, 200, None),
     "GET /campaigns": (SUPERVISORS, 200, None),
     "GET /campaigns/progress": (SUPERVISORS, 200, None),
@@ -93,6 +95,7 @@ def _fill(path: str, env: Env) -> str:
     return (
         path.replace("{escalation_id}", str(env.escalation_id))
         .replace("{call_id}", str(env.attempt_id))
+        .replace("{sample_id}", str(env.sample_id))
         .replace("{campaign_id}", str(env.campaign_id))
         .replace("{upload_id}", "0" * 32)
         .replace("{flow_id}", "post_op")
@@ -145,6 +148,6 @@ def test_docs_list_every_route() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "console.md").read_text(encoding="utf-8")
     for key in EXPECTED:
         method, path = key.split(" ", 1)
-        documented = path.replace("{escalation_id}", "{id}").replace("{call_id}", "{id}")
+        documented = path.replace("{escalation_id}", "{id}").replace("{call_id}", "{id}").replace("{sample_id}", "{id}")
         documented = documented.replace("{campaign_id}", "{id}")
         assert f"| {method} | `{documented}` |" in docs, key
