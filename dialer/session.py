@@ -70,6 +70,7 @@ from dialer.media.audiosocket import AudioSocketServer
 from dialer.outcome import OutcomeTracker
 from dialer.persist import AttemptLog
 from dialer.prompts import PromptAudio, silence
+from dialer.transfer import LiveTransfer
 from dialer.voicemail import GREETING, VOICEMAIL, classify_first_utterance
 from dialog.actions import (
     Action,
@@ -116,8 +117,9 @@ class SessionOptions:
     asr_timeout_s: float = 30.0
     setup_timeout_s: float = 10.0  # bridge + media + recording after answer
     max_call_s: float = 900.0
-    agent_endpoint: str | None = None  # e.g. "PJSIP/agent1"; None: Transfer → TransferFailed (issue #5)
-    agent_timeout_s: int = 20
+    agent_endpoint: str | None = None  # a fixed agent line ("PJSIP/agent1") rung at once on a Transfer
+    agent_timeout_s: int = 20  # the agent's phone rings this long
+    agent_wait_s: float = 0.0  # on hold until an agent takes the case in the console (0: callback at once)
     timezone: str = "Asia/Shanghai"  # of ScheduleCallback times (hospital-local)
     finish_task: bool = True  # set the task done/failed at the end (ad-hoc calls; the engine decides otherwise)
 
@@ -129,6 +131,8 @@ class SessionOptions:
             "endpoint_closed_ms": settings.endpoint_closed_ms,
             "speculate_ms": settings.speculate_ms,
             "timezone": settings.timezone,
+            "agent_wait_s": settings.agent_wait_s,
+            "agent_timeout_s": settings.agent_timeout_s,
         }
         values.update(overrides)
         return cls(**values)
@@ -249,6 +253,7 @@ class _Plan:
     plays: list[Play] = field(default_factory=list)
     listen: Listen | None = None
     transfer: Transfer | None = None
+    escalation: asyncio.Future[Any] | None = None  # the row id of the turn's (last) escalation
     hangup: str | None = None
 
 
@@ -367,6 +372,7 @@ class CallSession:
         self._listening: Listen | None = None
         self._callback_at: datetime | None = None
         self._transferred = False
+        self._live_transfer: LiveTransfer | None = None
 
     # ------------------------------------------------------------------------------------------ run
 
@@ -492,7 +498,7 @@ class CallSession:
                 await self._hang_up()
                 return
             elif plan.transfer is not None:
-                event = await self._transfer(plan.transfer)
+                event = await self._transfer(plan.transfer, plan.escalation)
             elif plan.listen is None:
                 self.report.errors.append("the dialog neither listens nor hangs up")
                 await self._hang_up()
@@ -538,10 +544,12 @@ class CallSession:
                 if self.log is not None:
                     self.log.answer(a, turn=self._last_patient_turn)
             elif isinstance(a, Escalate):
+                if self._live_transfer is not None and self._live_transfer.absorbs(a):
+                    continue  # the transfer's waiting case already stands for it (dialer.transfer)
                 self.report.escalations.append({"kind": a.kind, "department": a.department, "text": a.text,
                                                 "question_id": a.question_id})
                 if self.log is not None:
-                    self.log.escalation(a)
+                    plan.escalation = self.log.escalation(a)
             elif isinstance(a, ScheduleCallback):
                 self.report.callback_at = a.at.isoformat() if a.at is not None else None
                 self._callback_at = a.at
@@ -553,9 +561,11 @@ class CallSession:
                 plan.transfer = a
             elif isinstance(a, Hangup):
                 plan.hangup = a.outcome
-        if plan.transfer is not None and not self.opt.agent_endpoint and dm.accepts(TransferFailed):
-            # No agent console yet (issue #5): the transfer fails at once; what the dialog says next is
-            # spoken in the same turn as the transfer message.
+        console_wait = self.opt.agent_wait_s > 0 and self.log is not None
+        if plan.transfer is not None and not (self.opt.agent_endpoint or console_wait) \
+                and dm.accepts(TransferFailed):
+            # No agent line and no console to wait for: the transfer fails at once; what the dialog says
+            # next is spoken in the same turn as the transfer message.
             more = self._carry_out(dm, dm.handle(TransferFailed()))
             plan = _Plan(plan.plays + more.plays, more.listen, more.transfer, more.hangup)
         return plan
@@ -807,42 +817,11 @@ class CallSession:
 
     # ---------------------------------------------------------------------------------- transfers
 
-    async def _transfer(self, action: Transfer) -> Event:
-        """Dial the configured agent endpoint; bridge them in when they answer (TransferCompleted)."""
-        assert self.opt.agent_endpoint
-        log.info("%s: transferring (%s)", self.call_id, action.reason)
-        try:
-            await self.client.originate(self.opt.agent_endpoint, channel_id=self.agent_chan, app_args="agent",
-                                        timeout=self.opt.agent_timeout_s, formats="slin16")
-        except (AriError, AriConnectionError) as exc:
-            self.report.errors.append(f"transfer: {exc}")
-            return TransferFailed()
-        agent = OutcomeTracker(self.agent_chan)
-        deadline = time.monotonic() + self.opt.agent_timeout_s + 5
-        while not agent.answered and not agent.final:
-            if self.tracker.final:
-                await self._safe(self.client.hangup(self.agent_chan))
-                return HangupEvent()
-            try:
-                event = await asyncio.wait_for(self._agent_events.get(), max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
-                break
-            agent.feed(event)
-        if not agent.answered:
-            await self._safe(self.client.hangup(self.agent_chan))
-            return TransferFailed()
-        try:
-            await self.client.add_channel(self.bridge_id, [self.agent_chan])
-        except (AriError, AriConnectionError) as exc:
-            self.report.errors.append(f"transfer: {exc}")
-            await self._safe(self.client.hangup(self.agent_chan))
-            return TransferFailed()
-        # The bot leaves the bridge: patient and agent talk (the recording goes on).
-        self._transferred = True
-        if self.media is not None:
-            await self.media.close()
-        await self._safe(self.client.hangup(self.media_id))
-        return TransferCompleted()
+    async def _transfer(self, action: Transfer, escalation: asyncio.Future[Any] | None) -> Event:
+        """Hold, wait for an agent (fixed line or taken in the console), bridge them in: see
+        ``dialer.transfer``. TransferCompleted, TransferFailed or Hangup."""
+        self._live_transfer = LiveTransfer(self, action, escalation)
+        return await self._live_transfer.run()
 
     async def _hold_transferred(self) -> None:
         """After a transfer: wait until the patient or the agent hangs up, then end the other side."""
