@@ -141,9 +141,20 @@ def _worker_recognizer(spec: tuple[str, dict[str, Any]]) -> Any:
 _WORKER_BARRIER: Any = None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent died (SIGKILL, crash: no orderly shutdown) would wait on its queue forever,
+    holding a model in memory: leave as soon as it has been re-parented."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _worker_init(spec: tuple[str, dict[str, Any]] | None, nice: int, barrier: Any) -> None:
     global _WORKER_BARRIER
     _WORKER_BARRIER = barrier
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     if nice:
         os.nice(nice)
     if spec is not None:

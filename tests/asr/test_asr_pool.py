@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -230,3 +231,40 @@ def test_a_killed_worker_is_replaced(recognizer, fixtures_dir):
         assert pid not in pool.worker_pids()
     finally:
         pool.shutdown()
+
+
+def test_workers_leave_when_their_parent_is_killed(whisper_dir, tmp_path):
+    """An engine killed with SIGKILL must not leave decode workers (each holding a model) behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from asr.pool import ProcessDecodePool\n"
+        "from asr.whisper import WhisperRecognizer\n"
+        "if __name__ == '__main__':\n"
+        f"    rec = WhisperRecognizer({str(whisper_dir)!r})\n"
+        "    pool = ProcessDecodePool(2, spec=rec.worker_spec())\n"
+        "    print(' '.join(map(str, pool.start())), flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]  # type: ignore[union-attr]
+        assert len(pids) == 2
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in pids if Path(f"/proc/{p}").exists()
+                     and "Z" not in Path(f"/proc/{p}/stat").read_text().split(") ")[1][:1]]
+        assert not alive, f"workers {alive} outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
