@@ -12,8 +12,10 @@ each, no retries (so exactly ``n_calls`` calls are placed): 80 % answer, 8 % bus
 ring timeout), 6 % voicemail. One engine process, ``--max-calls concurrency``. Figures: calls per hour
 (calls finished / wall time from the first dial to the last report), answer rate (answered calls /
 calls), voice-to-voice latency p50/p95 over every reply (the engine's own measurement, CallSession
-``latencies``), calls with exactly the expected answers, engine CPU (% of one core, over the run) and
-peak RSS, Asterisk's CPU and RSS.
+``latencies``), calls with exactly the expected answers, engine CPU (% of one core over the run, the
+engine process and its decode worker processes) and peak RSS (the same processes summed), Asterisk's
+CPU and RSS. "Answer rate" counts every call picked up (answering machines too); "answered by a
+person" leaves the machines out.
 
 voicemail: the four answering-machine greetings and the four human greetings of tests/e2e/data, each
 twice, plus four people who answer straight away (the baseline): detection accuracy (machines taken for
@@ -65,6 +67,24 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the engine's decode worker processes)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
 def _pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -85,17 +105,20 @@ def run_engine(url: str, simulate: Path, campaign: int, *, max_calls: int, log: 
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak = 0.0
         ast_peak = 0.0
-        cpu0 = cpu1 = 0.0
+        cpu0: dict[int, float] = {}
+        cpu1: dict[int, float] = {}
         ast0 = ast1 = _cpu_s(ast_pid) if ast_pid else 0.0
         started_at = None
         while proc.poll() is None:
             time.sleep(0.5)
+            pids = _tree(proc.pid)  # the engine and its decode worker processes
             if started_at is None and b'"event": "started"' in log.read_bytes():
                 # measure the campaign, not the start-up (model loading)
-                started_at, cpu0 = time.monotonic(), _cpu_s(proc.pid)
+                started_at, cpu0 = time.monotonic(), {p: _cpu_s(p) for p in pids}
                 ast0 = _cpu_s(ast_pid) if ast_pid else 0.0
-            peak = max(peak, _rss_mb(proc.pid))
-            cpu1 = max(cpu1, _cpu_s(proc.pid))  # the last sample before the process is gone
+            peak = max(peak, sum(_rss_mb(p) for p in pids))
+            for p in pids:
+                cpu1[p] = max(cpu1.get(p, 0.0), _cpu_s(p))  # the last sample before a process is gone
             if ast_pid:
                 ast_peak = max(ast_peak, _rss_mb(ast_pid))
                 ast1 = max(ast1, _cpu_s(ast_pid))
@@ -105,7 +128,8 @@ def run_engine(url: str, simulate: Path, campaign: int, *, max_calls: int, log: 
     return {
         "returncode": code,
         "wall_s": round(wall, 1),
-        "engine_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1) if wall > 0 else None,
+        "engine_cpu_pct": round(100 * sum(v - cpu0.get(p, 0.0) for p, v in cpu1.items()) / wall, 1)
+        if wall > 0 else None,
         "engine_rss_mb": round(peak),
         "asterisk_cpu_pct": round(100 * (ast1 - ast0) / wall, 1) if wall > 0 and ast_pid else None,
         "asterisk_rss_mb": round(ast_peak) if ast_pid else None,
@@ -148,6 +172,8 @@ def bench_campaign(n_calls: int = 200, concurrency: int = 50, url: str | None = 
         for e in calls:
             outcomes[e["outcome"]] = outcomes.get(e["outcome"], 0) + 1
         answered = sum(1 for r in rows.values() for a in r["attempts"] if a["answered_at"] is not None)
+        by_person = sum(1 for r in rows.values() for a in r["attempts"]
+                        if a["answered_at"] is not None and a["outcome"] != "voicemail")
         right = sum(1 for t, r in rows.items() if expected.get(by_task[t]) is not None and r["attempts"]
                     and r["attempts"][-1]["answers"] == expected[by_task[t]])
         summaries = [e for e in run["events"] if e["event"] == "summary"]
@@ -171,6 +197,7 @@ def bench_campaign(n_calls: int = 200, concurrency: int = 50, url: str | None = 
             "wall_s": wall,
             "calls_per_hour": round(len(calls) * 3600 / wall) if wall else None,
             "answer_rate": round(answered / len(calls), 3) if calls else None,
+            "answered_by_a_person": round(by_person / len(calls), 3) if calls else None,
             "outcomes": outcomes,
             "expected_answers_right": f"{right}/{len(expected)}",
             "latency_p95_ms": last.get("latency_p95_ms"),
