@@ -267,10 +267,14 @@ async def change_status(request: Request, db: SessionDep, user: Supervisor, camp
         return JSONResponse({"detail": [{"field": field, "message": message}]}, status_code=422)
     reason = str(form.get("reason") or "").strip()[:200] or None
     operation = getattr(service, str(action))
-    try:
-        campaign = operation(db, campaign_id, reason=reason) if reason else operation(db, campaign_id)
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from None
+    # Its own session: a refused transition rolls back, which must not expire the request's user.
+    with state_of(request).sessions() as session:
+        try:
+            campaign = (
+                operation(session, campaign_id, reason=reason) if reason else operation(session, campaign_id)
+            )
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
     detail = {"action": action, "status": campaign.status, **({"reason": reason} if reason else {})}
     audit.record_now(db, user, "change_campaign", "campaign", campaign_id, detail)
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
