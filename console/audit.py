@@ -33,6 +33,10 @@ ACTIONS: tuple[str, ...] = (
     "categorize_escalation",
     "resolve_escalation",
     "change_campaign",
+    "export_answers",
+    "export_dashboard",
+    "add_do_not_call",
+    "remove_do_not_call",
 )
 
 

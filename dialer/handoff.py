@@ -143,11 +143,9 @@ def transfer_state(db: Session, escalation: Escalation) -> str | None:
 
 
 def take(db: Session, escalation: Escalation, user: User) -> None:
-    """Give the waiting call to ``user`` (the console's "Take the call"): CannotTake(400) without a phone,
-    CannotTake(409) when it is not waiting (taken, missed, ended, resolved)."""
-    if not user.sip_endpoint:
-        raise CannotTake("您的账号没有配置分机 (sip_endpoint)，无法接听 / your account has no phone "
-                         "(sip_endpoint): ask an admin to set one", 400)
+    """Give the waiting call to ``user`` (the console's "Take the call"): CannotTake(409) when it is not
+    waiting (taken, missed, ended, resolved), CannotTake(400) when ``user`` has no phone. The caller
+    commits (with its audit entry)."""
     state = transfer_state(db, escalation)
     if state != WAITING:
         reasons = {
@@ -159,6 +157,9 @@ def take(db: Session, escalation: Escalation, user: User) -> None:
             MISSED: "the call has ended or is no longer waiting (a callback is due)",
         }
         raise CannotTake(reasons.get(state, f"the call is {state}"), 409)
+    if not user.sip_endpoint:
+        raise CannotTake("您的账号没有配置分机 (sip_endpoint)，无法接听 / your account has no phone "
+                         "(sip_endpoint): ask an admin to set one", 400)
     now = _now()
     done = db.execute(
         update(Escalation)
@@ -171,3 +172,13 @@ def take(db: Session, escalation: Escalation, user: User) -> None:
         raise CannotTake("another agent has already taken this call", 409)
     db.add(EscalationNote(escalation_id=escalation.id, user_id=user.id,
                           text=f"接听来电 / took the call ({user.sip_endpoint})", created_at=now))
+
+
+def waiting_ids(db: Session, escalation_ids: list[int]) -> set[int]:
+    """Which of these cases have a patient on hold that nobody has taken yet (the queue's button)."""
+    if not escalation_ids:
+        return set()
+    rows = db.scalars(select(Escalation).where(Escalation.id.in_(escalation_ids), Escalation.status == "open",
+                                               Escalation.assignee_id.is_(None),
+                                               Escalation.attempt_id.is_not(None)))
+    return {e.id for e in rows if transfer_state(db, e) == WAITING}

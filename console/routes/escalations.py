@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette.sse import EventSourceResponse
 
@@ -16,6 +16,7 @@ from console import escalations as cases
 from console.deps import Handler, SessionDep, state_of
 from console.live import open_escalations
 from console.templating import render, render_fragment
+from dialer import handoff
 from models.users import User
 
 router = APIRouter(prefix="/escalations")
@@ -81,11 +82,13 @@ def queue_page(
     departments = cases.departments(db)
     if department and department not in departments:
         departments.append(department)
+    rows = open_escalations(db, department)
     return render(
         request,
         "escalations/queue.html",
         {
-            "rows": open_escalations(db, department),
+            "rows": rows,
+            "waiting": handoff.waiting_ids(db, [r.id for r in rows]),
             "department": department or ALL_DEPARTMENTS,
             "departments": departments,
         },
@@ -104,7 +107,7 @@ async def queue_stream(request: Request, user: Handler, q: Annotated[QueueQuery,
                 view = await queue.get()
                 if department and view.department != department:
                     continue
-                html = render_fragment(request, "escalations/_row.html", {"e": view})
+                html = render_fragment(request, "escalations/_row.html", {"e": view, "waiting": _waiting(request, [view.id])})
                 yield {
                     "event": "escalation",
                     "id": f"{view.id}-{view.updated_at.timestamp():.6f}",
@@ -127,7 +130,8 @@ def case_page(request: Request, db: SessionDep, user: Handler, escalation_id: in
     escalation = _case_or_404(db, escalation_id)
     case = cases.load_case(db, escalation)
     audit.record_now(db, user, "view_escalation", "escalation", escalation.id)
-    return render(request, "escalations/case.html", {"case": case, "e": escalation})
+    transfer = handoff.transfer_state(db, escalation)
+    return render(request, "escalations/case.html", {"case": case, "e": escalation, "transfer": transfer})
 
 
 @router.get("/{escalation_id}/transcript", response_class=HTMLResponse)
@@ -193,17 +197,37 @@ def resolve(
     return _back(escalation_id)
 
 
-@router.post("/{escalation_id}/take-call")
-def take_call(db: SessionDep, user: Handler, escalation_id: int) -> Response:
-    """NOT BUILT YET: live transfer of the patient's call to this agent's phone.
+def _waiting(request: Request, ids: list[int]) -> set[int]:
+    """Which of these cases have a patient on hold for an agent right now (for the queue's button)."""
+    with state_of(request).sessions() as db:
+        return handoff.waiting_ids(db, ids)
 
-    Design: if the case's attempt is live (``channel_id`` set, no ``ended_at``), ask the dialer that owns
-    the call (``asterisk_host``) to play the hold prompt, originate ``user.sip_endpoint`` through ARI with
-    a ring timeout, and bridge both channels on answer; no answer → tell the patient they will be called
-    back and create a callback task. Until then this answers 501 and the page says to call back.
-    """
-    _case_or_404(db, escalation_id)
-    return JSONResponse(
-        {"detail": "live transfer is not built yet; call the patient back", "escalation": escalation_id},
-        status_code=501,
-    )
+
+def _transfer_fragment(request: Request, db: SessionDep, escalation: cases.Escalation, status: int = 200) -> Response:
+    db.refresh(escalation)
+    """The live-transfer box of the case page (htmx swaps it; it polls itself while the call is live)."""
+    context = {"e": escalation, "transfer": handoff.transfer_state(db, escalation)}
+    return HTMLResponse(render_fragment(request, "escalations/_transfer.html", context), status_code=status)
+
+
+@router.get("/{escalation_id}/transfer", response_class=HTMLResponse)
+def transfer_status(request: Request, db: SessionDep, user: Handler, escalation_id: int) -> Response:
+    """The live-transfer box: waiting (take it), ringing your phone, connected, ended, callback due."""
+    return _transfer_fragment(request, db, _case_or_404(db, escalation_id))
+
+
+@router.post("/{escalation_id}/take-call")
+def take_call(request: Request, db: SessionDep, user: Handler, escalation_id: int) -> Response:
+    """Take the live call: the case is assigned to me and the dialer, polling it, rings my phone
+    (``user.sip_endpoint``) and bridges the patient in (``dialer.transfer``). 400 without a phone, 409
+    when the call is not waiting (taken by someone else, ended, callback due)."""
+    escalation = _case_or_404(db, escalation_id)
+    try:
+        handoff.take(db, escalation, user)
+    except handoff.CannotTake as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    audit.record(db, user, "take_call", "escalation", escalation.id, {"sip_endpoint": user.sip_endpoint})
+    db.commit()
+    if request.headers.get("hx-request"):
+        return _transfer_fragment(request, db, escalation)
+    return _back(escalation_id)

@@ -152,14 +152,6 @@ def test_queue_filters_by_department(env: Env) -> None:
     assert "医生很好" in supervisor and "护士态度太差了" in supervisor
 
 
-def test_take_the_call_is_marked_not_built(env: Env) -> None:
-    client = env.session_for("agent")
-    page = client.get(f"/escalations/{env.escalation_id}").text
-    assert "实时转接尚未实现" in page
-    response = client.post(f"/escalations/{env.escalation_id}/take-call", data={"csrf_token": env.csrf("agent")})
-    assert response.status_code == 501
-
-
 # --- scoring and tags ----------------------------------------------------------------------------------
 
 

@@ -35,7 +35,8 @@ EXPECTED: dict[str, tuple[object, int, dict[str, str] | None]] = {
     "POST /escalations/{escalation_id}/notes": (HANDLERS, 303, {"text": "已电话联系患者"}),
     "POST /escalations/{escalation_id}/category": (HANDLERS, 303, {"category": "服务态度"}),
     "POST /escalations/{escalation_id}/resolve": (HANDLERS, 303, {"note": "已处理"}),
-    "POST /escalations/{escalation_id}/take-call": (HANDLERS, 501, {}),
+    "GET /escalations/{escalation_id}/transfer": (HANDLERS, 200, None),
+    "POST /escalations/{escalation_id}/take-call": (HANDLERS, 409, {}),  # the fixture's call is over
     "GET /calls": (REVIEWERS, 200, None),
     "GET /calls/export.csv": (REVIEWERS, 200, None),
     "GET /calls/{call_id}": (REVIEWERS, 200, None),
