@@ -7,7 +7,7 @@ overlap absorbs clock skew between the writing processes and this one). A versio
 already sent. Each subscriber (an SSE connection) gets every change on its own queue and filters it by
 department; a slow subscriber whose queue is full loses the oldest change rather than stalling others.
 
-The poller starts with the first subscriber and stops when the app shuts down. With a ``redis_url`` it
+The poller starts with the first subscriber and stops with the last one (or when the app shuts down). With a ``redis_url`` it
 also listens on the pub/sub channel ``followup:escalations`` (the post-call job publishes there) and
 polls at once on any message: a wake-up only, the rows still come from the database, and without Redis
 (down, or not configured) the feed polls on its interval as before.
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(seconds=5)
 ESCALATION_CHANNEL = "followup:escalations"  # dialer.jobs.ESCALATION_CHANNEL (not imported: no rq here)
 REDIS_RETRY_S = 5.0
+STOP_TIMEOUT_S = 2.0
 QUEUE_SIZE = 256
 
 
@@ -128,15 +129,19 @@ class EscalationFeed:
             yield queue
         finally:
             self._subscribers.discard(queue)
+            if not self._subscribers:  # nobody watching: stop polling until the next page opens
+                await self.stop()
 
     async def stop(self) -> None:
-        """Stop the poller and the Redis listener (app shutdown)."""
-        for task in (self._task, self._listener):
-            if task is not None and task.get_loop() is asyncio.get_running_loop():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop the poller and the Redis listener (the last page closed, or app shutdown)."""
+        tasks = [t for t in (self._task, self._listener) if t is not None and not t.done()]
         self._task = self._listener = None
+        loop = asyncio.get_running_loop()
+        mine = [t for t in tasks if t.get_loop() is loop]
+        for task in mine:
+            task.cancel()
+        if mine:  # bounded: a stuck Redis close must not hold up a page or the shutdown
+            await asyncio.wait(mine, timeout=STOP_TIMEOUT_S)
 
     def _start_cursor(self) -> None:
         with self.sessions() as db:
@@ -187,7 +192,8 @@ class EscalationFeed:
                     warned = True
                 await asyncio.sleep(REDIS_RETRY_S)
             finally:
-                await client.aclose()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.aclose(), STOP_TIMEOUT_S)
 
     def poll_once(self) -> list[EscalationView]:
         """Changes since the last poll (new rows and updated rows), oldest first."""
