@@ -201,10 +201,17 @@ class Engine:
         log.info("engine %s: running (max %d calls%s)", self.opt.owner, self.opt.max_calls,
                  f", campaigns {list(self.opt.campaign_ids)}" if self.opt.campaign_ids else "")
         try:
+            failures = 0
             while True:
-                await self.tick()
-                if await self._finished():
-                    break
+                try:
+                    await self.tick()
+                    if await self._finished():
+                        break
+                    failures = 0
+                except Exception:  # a database or ARI hiccup must not end the live calls
+                    failures += 1
+                    log.exception("engine %s: tick failed (%d in a row); trying again", self.opt.owner, failures)
+                    await asyncio.sleep(min(30.0, self.opt.tick_real_s * failures))
                 await self._wait_tick()
         finally:
             await self._stop_calls()
@@ -272,7 +279,6 @@ class Engine:
         room = self.opt.max_calls - len(self.live)
         paced = self._paced()
         limit = min(room, sum(free.values()), paced)
-        self._paced_out = paced < min(room, sum(free.values()))
         claimed: list[leases.Claimed] = []
         if limit > 0:
             claimed = await self._db(lambda s: leases.claim_due(
@@ -286,6 +292,8 @@ class Engine:
                 live.task = asyncio.create_task(self._call(c, cfg, live), name=f"task-{c.task_id}")
         self._claimed_last_tick = len(claimed)
         self._tokens -= len(claimed)
+        # Pacing held calls back (maybe more is due): the next tick comes as soon as it allows.
+        self._paced_out = bool(claimed) and len(claimed) == paced < min(room, sum(free.values()))
         await self._summary()
         return len(claimed)
 
