@@ -4,7 +4,7 @@ Every change is audited."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +32,8 @@ class ListFilters(BaseModel):
 
     q: str | None = Field(default=None, max_length=32)
     lang: str | None = Field(default=None, max_length=2)
+    added: Literal["1"] | None = None  # set by the redirect after a change, for its notice
+    removed: Literal["0", "1"] | None = None
 
 
 class AddForm(BaseModel):
@@ -90,7 +92,7 @@ def dnc_list(
     return render(
         request,
         "do_not_call/list.html",
-        {"rows": shown, "total": total, "q": q, "can_remove": user.role == "admin", "full": full},
+        {"rows": shown, "total": total, "q": q, "can_remove": user.role == "admin", "f": filters},
     )
 
 

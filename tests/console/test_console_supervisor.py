@@ -311,6 +311,8 @@ def test_do_not_call_add_remove_audited(env: Env) -> None:
         "/do-not-call/delete", data={"phone": "13800138111", "csrf_token": env.csrf("admin")}
     )
     assert removed.status_code == 303 and removed.headers["location"].endswith("removed=1")
+    assert "已从名单移除" in admin.get(removed.headers["location"]).text
+    assert "已加入免打扰名单" in agent.get(added.headers["location"]).text
     with env.sessions() as s:
         assert s.scalars(select(DoNotCall)).first() is None
     add_log, remove_log = _actions(env, "add_do_not_call"), _actions(env, "remove_do_not_call")
