@@ -275,26 +275,26 @@ def figures(
             q.n += n
             q.yes += n if value else 0
 
+    # Escalations count for their own department (the routed one); the doctor is the call's visit's.
     esc_created = Escalation.created_at
     esc_stmt = (
-        select(Escalation.department, Escalation.kind, func.count(Escalation.id))
+        select(Escalation.department, Visit.doctor, Escalation.kind, func.count(Escalation.id))
+        .outerjoin(CallAttempt, CallAttempt.id == Escalation.attempt_id)
+        .outerjoin(CallTask, CallTask.id == CallAttempt.task_id)
+        .outerjoin(Visit, Visit.id == CallTask.visit_id)
         .where(
             esc_created >= period.start,
             esc_created < period.end,
             Escalation.kind.in_(("complaint", "praise")),
         )
-        .group_by(Escalation.department, Escalation.kind)
+        .group_by(Escalation.department, Visit.doctor, Escalation.kind)
     )
     if filters.department is not None:
         esc_stmt = esc_stmt.where(Escalation.department == filters.department)
     if filters.campaign_id is not None:
-        esc_stmt = (
-            esc_stmt.join(CallAttempt, CallAttempt.id == Escalation.attempt_id)
-            .join(CallTask, CallTask.id == CallAttempt.task_id)
-            .where(CallTask.campaign_id == filters.campaign_id)
-        )
-    for dept, kind, n in db.execute(esc_stmt):
-        for g in (total, depts.setdefault(dept or NONE_LABEL, Group(dept or NONE_LABEL))):
+        esc_stmt = esc_stmt.where(CallTask.campaign_id == filters.campaign_id)
+    for dept, doctor, kind, n in db.execute(esc_stmt):
+        for g in groups(dept, doctor):
             if kind == "complaint":
                 g.complaints += int(n)
             else:

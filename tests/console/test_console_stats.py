@@ -38,6 +38,8 @@ def test_week_figures(env: Env) -> None:
     assert by_dept["骨科"].completion_rate == 0
     assert (by_dept["骨科"].complaints, by_dept["骨科"].praise) == (0, 1)
     assert {g.name for g in fig.doctors} == {"李医生 (心内科)", "王医生 (骨科)"}
+    by_doctor = {g.name: g for g in fig.doctors}
+    assert (by_doctor["李医生 (心内科)"].complaints, by_doctor["王医生 (骨科)"].praise) == (2, 1)
     questions = {q.question_id: q for q in fig.questions}
     assert questions["satisfaction"].mean == pytest.approx(3.0)
     assert questions["satisfaction"].n == 3
