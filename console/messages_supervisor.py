@@ -47,6 +47,27 @@ _STEP_KINDS = {
     "end": ("结束", "End"),
 }
 
+_IMPORT_FIELDS = {
+    "name": ("姓名", "Name"),
+    "phone": ("电话", "Phone"),
+    "gender": ("性别", "Gender"),
+    "birth_year": ("出生年份", "Birth year"),
+    "birth_date": ("出生日期", "Birth date"),
+    "age": ("年龄", "Age"),
+    "patient_id": ("病历号", "Patient id"),
+    "visit_id": ("住院/门诊号", "Visit id"),
+    "kind": ("就诊类型", "Visit kind"),
+    "department": ("科室", "Department"),
+    "doctor": ("医生", "Doctor"),
+    "ward": ("病区", "Ward"),
+    "diagnosis": ("诊断", "Diagnosis"),
+    "procedure": ("手术", "Procedure"),
+    "visit_date": ("就诊日期", "Visit date"),
+    "discharge_date": ("出院日期", "Discharge date"),
+    "language": ("语言", "Language"),
+    "salutation": ("称呼", "Salutation"),
+}
+
 MESSAGES: dict[str, dict[str, str]] = {
     "nav.campaign_list": {"zh": "随访任务", "en": "Campaigns"},
     "nav.flows": {"zh": "随访流程", "en": "Flows"},
@@ -131,6 +152,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     **{f"camp.action_{k}": {"zh": zh, "en": en} for k, (zh, en) in _ACTIONS.items()},
     **{f"camp.preset_{k}": {"zh": zh, "en": en} for k, (zh, en) in _PRESETS.items()},
     **{f"camp.day_{k}": {"zh": zh, "en": en} for k, (zh, en) in _DAYS.items()},
+    **{f"camp.field_{k}": {"zh": zh, "en": en} for k, (zh, en) in _IMPORT_FIELDS.items()},
     # flows
     "flowp.title": {"zh": "随访流程库", "en": "Flow library"},
     "flowp.id": {"zh": "编号", "en": "Id"},

@@ -39,6 +39,7 @@ templates.env.globals.update(
     action_key=lambda value: f"camp.action_{value}",
     preset_key=lambda value: f"camp.preset_{value}",
     weekday_key=lambda value: f"camp.day_{value}",
+    field_key=lambda value: f"camp.field_{value}",
 )
 
 

@@ -392,3 +392,24 @@ def test_dashboard_exports(env: Env) -> None:
     assert any(r[0] == "department" and r[1] == "骨科" for r in values)
     audits = _actions(env, "export_dashboard")
     assert [a.detail["format"] for a in audits] == ["csv", "xlsx"]
+
+
+def test_every_vocabulary_value_has_its_message() -> None:
+    """The key functions the supervisor templates use (status_key, field_key, …) name existing messages."""
+    from console.i18n import MESSAGES
+    from console.routes.campaigns import ACTIONS
+    from dialer.windows import PRESETS, WEEKDAYS
+    from flows.schema import Step
+    from models.imports import FIELDS
+    from models.vocab import CAMPAIGN_STATUSES
+
+    expected = [
+        *(f"camp.status_{v}" for v in CAMPAIGN_STATUSES),
+        *(f"camp.action_{v}" for v in ACTIONS),
+        *(f"camp.preset_{v}" for v in (*PRESETS, "custom")),
+        *(f"camp.day_{v}" for v in WEEKDAYS),
+        *(f"camp.field_{v}" for v in FIELDS),
+        *(f"flowp.kind_{v}" for v in Step.KINDS),
+        *(f"dash.{v}" for v in ("connection_rate", "completion_rate", "satisfaction", "complaints", "praise")),
+    ]
+    assert [k for k in expected if k not in MESSAGES] == []
