@@ -31,6 +31,8 @@ need_cmd flock util-linux
 # Chinese pages need a CJK font to render.
 need_cmd chromium chromium
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+# The live-transfer tests register baresip as an auto-answering agent phone (PJSIP agent2).
+need_cmd baresip baresip
 
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
