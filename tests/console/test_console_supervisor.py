@@ -410,6 +410,38 @@ def test_every_vocabulary_value_has_its_message() -> None:
         *(f"camp.day_{v}" for v in WEEKDAYS),
         *(f"camp.field_{v}" for v in FIELDS),
         *(f"flowp.kind_{v}" for v in Step.KINDS),
-        *(f"dash.{v}" for v in ("connection_rate", "completion_rate", "satisfaction", "complaints", "praise")),
+        *(
+            f"dash.{v}"
+            for v in ("connection_rate", "completion_rate", "satisfaction", "complaints", "praise")
+        ),
     ]
     assert [k for k in expected if k not in MESSAGES] == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_pages_render_in_both_languages(env: Env, lang: str) -> None:
+    campaign_id = seed(env.sessions)
+    client = env.session_for("admin")
+    upload_id = _upload_id(_upload_as(client, env, "admin"))
+    expected = {"zh": ("随访任务", "统计看板"), "en": ("Campaigns", "Dashboard")}[lang]
+    for path in (
+        "/campaigns",
+        "/campaigns/new",
+        f"/campaigns/new/{upload_id}",
+        f"/campaigns/{campaign_id}",
+        "/flows",
+        "/flows/discharge_general",
+        "/do-not-call",
+        "/dashboard",
+    ):
+        page = client.get(f"{path}?lang={lang}")
+        assert page.status_code == 200, (path, page.text[:300])
+        assert all(word in page.text for word in expected), path
+
+
+def _upload_as(client: TestClient, env: Env, role: str):
+    return client.post(
+        "/campaigns/upload",
+        data={"csrf_token": env.csrf(role)},
+        files={"file": ("p.csv", PATIENTS_CSV.encode(), "text/csv")},
+    )
