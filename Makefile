@@ -20,11 +20,10 @@ models: setup
 test: setup services models
 	$(BIN)/python -m pytest -q
 
-demo: setup models
-	@$(BIN)/followup db upgrade
+demo: setup services models
 	@$(BIN)/followup simulate discharge_general --lang zh --script docs/demo/discharge_zh.txt --now 2026-11-25T10:00:00
-	@$(BIN)/followup simulate outpatient_satisfaction --lang zh --script docs/demo/outpatient_complaint_zh.txt --now 2026-11-25T10:00:00
-	@deploy/demo_calls.sh
+	@deploy/demo_campaign.sh
+	@deploy/demo_console.sh
 
 lint: setup
 	$(BIN)/ruff check .

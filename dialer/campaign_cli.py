@@ -81,6 +81,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     st.add_argument("--json", action="store_true", help="JSON (one object per refresh with --watch)")
 
+    rp = sub.add_parser("report", help="one row per patient: attempts, outcome, answers, escalations")
+    rp.add_argument("id", type=_int_arg("id"))
+    rp.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headings (default zh)")
+    rp.add_argument("--json", action="store_true")
+
     ls = sub.add_parser("list", help="every campaign")
     ls.add_argument("--json", action="store_true")
 
@@ -234,6 +239,16 @@ def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return 0
         if cmd == "status":
             return _status(session, args, out)
+        if cmd == "report":
+            from dialer.campaign_report import campaign_report, render_report
+
+            campaigns.get_campaign(session, args.id)  # a clear error for an unknown id
+            rows = campaign_report(session, args.id)
+            if args.json:
+                _out([r.to_json() for r in rows], out)
+            else:
+                out.write(render_report(rows, args.lang) + "\n")
+            return 0
     raise ValueError(f"unknown campaign command {cmd!r}")
 
 
