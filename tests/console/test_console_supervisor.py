@@ -445,3 +445,46 @@ def _upload_as(client: TestClient, env: Env, role: str):
         data={"csrf_token": env.csrf(role)},
         files={"file": ("p.csv", PATIENTS_CSV.encode(), "text/csv")},
     )
+
+
+def test_big_files_import_as_a_background_job(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over BACKGROUND_IMPORT_BYTES the import is queued (dialer.jobs.enqueue_import) and the campaign page
+    shows the job's progress, then its report. The queue is faked here: a real rq job would run in a worker
+    against the configured database, not this test's."""
+    import dialer.jobs
+    from console import campaign_forms
+    from models.imports import import_file
+
+    queued: list[tuple[str, int]] = []
+
+    class FakeJob:
+        id = "job-1"
+
+    def fake_enqueue(path, campaign_id, mapping, **_kw):
+        queued.append((str(path), campaign_id))
+        return FakeJob()
+
+    state = {"status": "started"}
+
+    def fake_status(job_id, **_kw):
+        if state["status"] == "started":
+            return {"job_id": job_id, "status": "started", "progress": {"rows_done": 1}}
+        path, campaign_id = queued[0]
+        report = import_file(env.sessions, path, campaign_id=campaign_id, now=env.clock())
+        return {"job_id": job_id, "status": "finished", "progress": {}, "report": report.to_dict()}
+
+    monkeypatch.setattr(campaign_forms, "BACKGROUND_IMPORT_BYTES", 10)
+    monkeypatch.setattr(dialer.jobs, "enqueue_import", fake_enqueue)
+    monkeypatch.setattr(dialer.jobs, "import_status", fake_status)
+    client = env.session_for("supervisor")
+    upload_id = _upload_id(_upload(client, env, "patients.csv", PATIENTS_CSV.encode()))
+    page = client.get(f"/campaigns/new/{upload_id}")
+    response = client.post(f"/campaigns/new/{upload_id}", data=_create_form(env, page.text))
+    assert response.status_code == 303
+    campaign_id = int(response.headers["location"].split("/")[2].split("#")[0])
+    assert queued and queued[0][1] == campaign_id
+    running = client.get(f"/campaigns/{campaign_id}/progress")
+    assert 'id="import-job"' in running.text and "started" in running.text
+    state["status"] = "finished"
+    done = client.get(f"/campaigns/{campaign_id}")
+    assert re.search(r'id="rows-imported">2<', done.text) and "<td>3</td><td>phone</td>" in done.text
