@@ -101,8 +101,8 @@ def run_engine(url: str, simulate: Path, campaign: int, *, max_calls: int, log: 
            *extra]
     ast_pid = local_asterisk.from_paths(local_asterisk.describe()).pid
     t0 = time.monotonic()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "wb") as out, open(log.with_suffix(".err"), "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err)
         peak = 0.0
         ast_peak = 0.0
         cpu0: dict[int, float] = {}

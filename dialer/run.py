@@ -199,7 +199,8 @@ async def run_engine(settings: Any, args: argparse.Namespace, clock: Any, out: T
     )
 
     def emit(line: str) -> None:
-        print(line, file=out, flush=True)
+        out.write(line + "\n")  # one write: a log record on the same file cannot split the line
+        out.flush()
 
     try:
         async with AriClient(settings.resolved_ari_url, settings.ari_user, settings.ari_password, app) as client:
