@@ -7,8 +7,8 @@ answer values (a scale's mean, a yes/no share) happens in Python, on the few gro
 
 Definitions (docs/console.md repeats them for readers of the dashboard):
 
-- **connection rate**: of the attempts that *ended* in the period, the share someone picked up
-  (``answered_at`` set).
+- **connection rate**: of the attempts *started* in the period that have ended, the share someone picked
+  up (``answered_at`` set).
 - **completion rate**: of those answered attempts, the share with outcome ``completed``.
 - **satisfaction**: every answered ``scale`` question, each answer normalised to 0–100 over its scale
   (``(value - min) / (max - min)``), averaged; per question the raw mean on its own scale too. ``yes_no``
@@ -215,8 +215,9 @@ def figures(
             out.append(doctors.setdefault(key, Group(key)))
         return out
 
-    ended = CallAttempt.ended_at
-    in_period = (ended >= period.start) & (ended < period.end)
+    # By start time (indexed; a call lasts minutes), counting only attempts that have ended.
+    started = CallAttempt.started_at
+    in_period = (started >= period.start) & (started < period.end) & CallAttempt.ended_at.is_not(None)
     stmt = _joined(
         select(
             _department(),
