@@ -20,6 +20,7 @@ A call's department and doctor are its visit's (else the campaign's department; 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -330,8 +331,80 @@ class Trend:
 
 
 def trend(db: Session, periods: list[Period], filters: Filters = Filters()) -> Trend:
-    """Totals per period (one aggregate per period; a dashboard asks for about 8 weeks and 6 months)."""
-    return Trend(periods, [figures(db, p, filters, per_doctor=False).total for p in periods])
+    """Totals per period, as ``figures(db, p, filters).total`` gives them, but in three queries for all the
+    periods: each row is put in its period by a ``CASE`` on its time (``periods``: contiguous, oldest first)."""
+    totals = [Group(p.label) for p in periods]
+    if not periods:
+        return Trend(periods, totals)
+    if any(a.end != b.start for a, b in itertools.pairwise(periods)):
+        raise ValueError("trend periods must be contiguous and in order")
+
+    def bucket(column: Any) -> Any:
+        return case(*[(column < p.end, i) for i, p in enumerate(periods)], else_=-1)
+
+    started = CallAttempt.started_at
+    span = (started >= periods[0].start) & (started < periods[-1].end) & CallAttempt.ended_at.is_not(None)
+    b = bucket(started).label("bucket")
+    stmt = _joined(
+        select(
+            b,
+            func.count(CallAttempt.id),
+            func.count(CallAttempt.answered_at),
+            func.sum(case((CallAttempt.outcome == "completed", 1), else_=0)),
+        ),
+        filters,
+    ).where(span)
+    for i, n, answered, completed in db.execute(stmt.group_by(b)):
+        g = totals[i]
+        g.ended, g.answered, g.completed = int(n), int(answered), int(completed or 0)
+
+    answer_stmt = _joined(
+        select(b, CallAttempt.flow_id, Answer.question_id, Answer.value, func.count(Answer.id))
+        .select_from(Answer)
+        .join(CallAttempt, CallAttempt.id == Answer.attempt_id),
+        filters,
+    ).where(span, Answer.status == "answered", Answer.value.is_not(None))
+    flows: dict[str, dict[str, Any]] = {}
+    grouped = answer_stmt.group_by(b, CallAttempt.flow_id, Answer.question_id, Answer.value)
+    for i, flow_id, qid, value, n in db.execute(grouped):
+        score = _normalised(_flow_questions(flow_id, flows, "zh").get(qid), value)
+        if score is not None:
+            totals[i].scale_sum += score * int(n)
+            totals[i].scale_n += int(n)
+
+    created = Escalation.created_at
+    eb = bucket(created).label("bucket")
+    esc_stmt = (
+        select(eb, Escalation.kind, func.count(Escalation.id))
+        .outerjoin(CallAttempt, CallAttempt.id == Escalation.attempt_id)
+        .outerjoin(CallTask, CallTask.id == CallAttempt.task_id)
+        .where(
+            created >= periods[0].start,
+            created < periods[-1].end,
+            Escalation.kind.in_(("complaint", "praise")),
+        )
+    )
+    if filters.department is not None:
+        esc_stmt = esc_stmt.where(Escalation.department == filters.department)
+    if filters.campaign_id is not None:
+        esc_stmt = esc_stmt.where(CallTask.campaign_id == filters.campaign_id)
+    for i, kind, n in db.execute(esc_stmt.group_by(eb, Escalation.kind)):
+        if kind == "complaint":
+            totals[i].complaints += int(n)
+        else:
+            totals[i].praise += int(n)
+    db.commit()
+    return Trend(periods, totals)
+
+
+def _normalised(spec: Any, value: Any) -> float | None:
+    """A scale answer on 0–100 (None for anything that is not one)."""
+    if spec is None or spec[0] != "scale" or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    _type, low, high, _text = spec
+    if low is None or high is None or high <= low:
+        return None
+    return (float(value) - low) / (high - low) * 100
 
 
 # --- the table the exports write ------------------------------------------------------------------------

@@ -74,3 +74,15 @@ def test_table_rows(env: Env) -> None:
     assert any(
         r[0] == "question" and r[1].startswith("discharge_general.fever") and r[7] == 66.7 for r in rows
     )
+
+
+def test_trend_in_one_pass_equals_period_by_period(env: Env) -> None:
+    seed(env.sessions)
+    with env.sessions() as db:
+        for periods in (stats.weeks(WEEK + timedelta(days=3), 4, TZ), stats.months(WEEK, 3, TZ)):
+            for filters in (stats.Filters(), stats.Filters(department="心内科")):
+                one_pass = stats.trend(db, periods, filters).totals
+                each = [stats.figures(db, p, filters, per_doctor=False).total for p in periods]
+                assert [vars(g) | {"name": ""} for g in one_pass] == [vars(g) | {"name": ""} for g in each]
+        with pytest.raises(ValueError, match="contiguous"):
+            stats.trend(db, [stats.weeks(WEEK, 1, TZ)[0], stats.months(WEEK, 1, TZ)[0]])
