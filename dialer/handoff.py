@@ -132,7 +132,7 @@ def transfer_state(db: Session, escalation: Escalation) -> str | None:
     live = False
     if escalation.attempt_id is not None:
         attempt = db.get(CallAttempt, escalation.attempt_id)
-        live = attempt is not None and attempt.ended_at is None and attempt.outcome is None
+        live = attempt is not None and attempt.ended_at is None  # (outcome is "answered" while it runs)
     if state == WAITING:
         if not live:
             return MISSED  # the call ended before the dialer could write why (it normally does)

@@ -3,6 +3,8 @@ telephone: the world fixture's call is made live and its case marked waiting the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from conftest import Env
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ def _waiting(env: Env) -> None:
     with env.sessions() as s:
         attempt = s.get(models.CallAttempt, env.attempt_id)
         attempt.ended_at = None
-        attempt.outcome = None
+        attempt.outcome = "answered"  # provisional, as store.mark_answered leaves it
         s.commit()
         handoff.note(s, env.escalation_id, handoff.WAITING, "waiting (test)")
 
@@ -65,7 +67,8 @@ def test_take_the_waiting_call(env: Env) -> None:
         handoff.note(s, env.escalation_id, handoff.CONNECTED, "connected")
     assert "已接通" in agent.get(f"/escalations/{env.escalation_id}/transfer").text
     with env.sessions() as s:
-        s.get(models.CallAttempt, env.attempt_id).outcome = "transferred"
+        ended = s.get(models.CallAttempt, env.attempt_id)
+        ended.outcome, ended.ended_at = "transferred", datetime.now(UTC)
         s.commit()
     box = agent.get(f"/escalations/{env.escalation_id}/transfer").text
     assert "通话已结束" in box and "hx-trigger" not in box
@@ -88,7 +91,8 @@ def test_take_is_refused_when_nothing_waits(env: Env) -> None:
     # Waiting, then the call ends before anyone takes it: 409 "ended".
     _waiting(env)
     with env.sessions() as s:
-        s.get(models.CallAttempt, env.attempt_id).outcome = "hung_up"
+        ended = s.get(models.CallAttempt, env.attempt_id)
+        ended.outcome, ended.ended_at = "hung_up", datetime.now(UTC)
         s.commit()
     response = agent.post(url, data={"csrf_token": env.csrf("agent")})
     assert response.status_code == 409 and "no longer waiting" in response.text
