@@ -43,9 +43,10 @@ class Settings:
     whisper_model: str = ""
     vosk_model: str = ""
     asr_workers: int = 2
-    # Where calls decode: "process" (worker processes, the default) or "thread"; nice added to workers.
+    # Where calls decode: "process" (worker processes, the default) or "thread"; nice added to workers
+    # (10: the audio loop of the calls comes before decoding when the CPU is short).
     asr_pool: str = "process"
-    asr_nice: int = 0
+    asr_nice: int = 10
     # Whisper encoder window in seconds (30: what Whisper was trained on; 15 halves the cost, docs/asr.md).
     whisper_window_s: int = 30
     # Live-call endpointing: trailing silence that ends an utterance (closed questions: yes/no, scale,
