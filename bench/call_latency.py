@@ -377,7 +377,7 @@ def main() -> None:
     p.add_argument("--ramp", type=float, default=0.0, metavar="SECONDS",
                    help="start the N calls evenly over SECONDS (default 0: all at once, the worst case)")
     p.add_argument("--pool", choices=("process", "thread"), default="process", help="decode workers")
-    p.add_argument("--asr-nice", type=int, default=0, help="nice value added to decode worker processes")
+    p.add_argument("--asr-nice", type=int, default=10, help="nice value added to decode worker processes (FOLLOWUP_ASR_NICE)")
     p.add_argument("--baseline", action="store_true",
                    help="also run each N with the earlier path (thread pool, no speculation) and print ratios")
     p.add_argument("--voicemail", type=int, default=0, metavar="ROUNDS",

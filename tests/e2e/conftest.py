@@ -85,7 +85,7 @@ def calls(request: pytest.FixtureRequest, asterisk: local_asterisk.LocalAsterisk
         db.upgrade(url)
     recognizer = WhisperRecognizer(whisper_model_dir(None, os.environ.get("FOLLOWUP_CACHE_DIR")), workers=2)
     # The live-call default: decoding in worker processes (models loaded in the workers).
-    pool = ProcessDecodePool(2, 64, spec=recognizer.worker_spec())
+    pool = ProcessDecodePool(2, 64, spec=recognizer.worker_spec(), nice=10)
     pool.start()
     synth = build_synthesizer("espeak", "espeak")
     env = Env(asterisk=asterisk, recognizer=recognizer, pool=pool, synthesizer=synth,
