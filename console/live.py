@@ -31,7 +31,7 @@ from models.types import utcnow
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(seconds=5)
-ESCALATION_CHANNEL = "followup:escalations"  # dialer.jobs.ESCALATION_CHANNEL (not imported: no rq here)
+ESCALATION_CHANNEL = "followup:escalations"  # default of FOLLOWUP_ESCALATION_CHANNEL (dialer.jobs publishes)
 REDIS_RETRY_S = 5.0
 STOP_TIMEOUT_S = 2.0
 QUEUE_SIZE = 256
@@ -91,11 +91,13 @@ class EscalationFeed:
     """Polls the escalations table and hands every change to each subscriber's queue."""
 
     def __init__(
-        self, sessions: Callable[[], Session], interval: float = 0.5, redis_url: str | None = None
+        self, sessions: Callable[[], Session], interval: float = 0.5, redis_url: str | None = None,
+        channel: str = ESCALATION_CHANNEL,
     ) -> None:
         self.sessions = sessions
         self.interval = interval
         self.redis_url = redis_url
+        self.channel = channel
         self.polls = 0  # completed polls (tests wait for the first one)
         self._subscribers: set[asyncio.Queue[EscalationView]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -181,7 +183,7 @@ class EscalationFeed:
             client = aioredis.from_url(self.redis_url, socket_connect_timeout=2)
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(ESCALATION_CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     warned = False
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
