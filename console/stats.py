@@ -163,7 +163,11 @@ def _department() -> Any:
     return func.coalesce(Visit.department, Campaign.department)
 
 
-def _joined(stmt: Select[Any], filters: Filters) -> Select[Any]:
+def _joined(stmt: Select[Any], filters: Filters, *, grouped: bool = True) -> Select[Any]:
+    """The attempts joined to their task, campaign and visit: for grouping by department/doctor, or for
+    the filters (a trend without filters needs no join at all)."""
+    if not grouped and filters.campaign_id is None and filters.department is None:
+        return stmt
     stmt = (
         stmt.join(CallTask, CallTask.id == CallAttempt.task_id)
         .join(Campaign, Campaign.id == CallTask.campaign_id)
@@ -353,6 +357,7 @@ def trend(db: Session, periods: list[Period], filters: Filters = Filters()) -> T
             func.sum(case((CallAttempt.outcome == "completed", 1), else_=0)),
         ),
         filters,
+        grouped=False,
     ).where(span)
     for i, n, answered, completed in db.execute(stmt.group_by(b)):
         g = totals[i]
@@ -363,6 +368,7 @@ def trend(db: Session, periods: list[Period], filters: Filters = Filters()) -> T
         .select_from(Answer)
         .join(CallAttempt, CallAttempt.id == Answer.attempt_id),
         filters,
+        grouped=False,
     ).where(span, Answer.status == "answered", Answer.value.is_not(None))
     flows: dict[str, dict[str, Any]] = {}
     grouped = answer_stmt.group_by(b, CallAttempt.flow_id, Answer.question_id, Answer.value)
