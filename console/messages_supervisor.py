@@ -98,6 +98,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "the name and phone columns.",
     },
     "camp.file": {"zh": "文件", "en": "File"},
+    "camp.too_large": {
+        "zh": "文件超过 {mb} MB 上限，请拆分后分批上传。",
+        "en": "The file is over the {mb} MB limit: split it and upload the parts.",
+    },
     "camp.upload": {"zh": "上传并预览", "en": "Upload and preview"},
     "camp.header_line": {"zh": "表头在第 {line} 行", "en": "header on line {line}"},
     "camp.missing_columns": {"zh": "未找到必需的列", "en": "Required columns not found"},

@@ -161,6 +161,8 @@ def test_upload_unknown_field_and_no_file(env: Env) -> None:
     client = env.session_for("supervisor")
     response = _upload(client, env, "p.csv", PATIENTS_CSV.encode(), sneaky="1")
     assert response.status_code == 422 and "sneaky" in response.text
+    form = client.get("/campaigns/new").text
+    assert 'data-max-bytes="52428800"' in form and "50 MB" in form  # the browser refuses bigger files early
     no_file = client.post("/campaigns/upload", data={"csrf_token": env.csrf("supervisor")})
     assert no_file.status_code == 422 and "file:" in no_file.text
 
