@@ -187,9 +187,13 @@ async def create(request: Request, db: SessionDep, user: Supervisor, upload_id: 
         )
     except ImportFileError as exc:
         # The file as a whole cannot be imported: nothing was written; the empty draft goes too.
+        reason = forms._plain_reason(exc, found.path)
         db.delete(db.get(Campaign, campaign.id))
+        audit.record(
+            db, user, "change_campaign", "campaign", campaign.id, {"action": "delete", "reason": reason}
+        )
         db.commit()
-        return _error(request, "file", forms._plain_reason(exc, found.path), "campaigns/new.html", ctx)
+        return _error(request, "file", reason, "campaigns/new.html", ctx)
     forms.save_report(st.data_dir, campaign.id, {**report.to_dict(), "filename": found.filename})
     return RedirectResponse(f"/campaigns/{campaign.id}#import", status_code=303)
 

@@ -490,3 +490,23 @@ def test_big_files_import_as_a_background_job(env: Env, monkeypatch: pytest.Monk
     state["status"] = "finished"
     done = client.get(f"/campaigns/{campaign_id}")
     assert re.search(r'id="rows-imported">2<', done.text) and "<td>3</td><td>phone</td>" in done.text
+
+
+def test_a_file_that_cannot_be_imported_leaves_no_campaign(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from console.routes import campaigns as routes
+    from models.imports import ImportFileError
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise ImportFileError("the file changed under us: no header row")
+
+    monkeypatch.setattr(routes, "import_file", broken)
+    client = env.session_for("supervisor")
+    upload_id = _upload_id(_upload(client, env, "patients.csv", PATIENTS_CSV.encode()))
+    page = client.get(f"/campaigns/new/{upload_id}")
+    response = client.post(f"/campaigns/new/{upload_id}", data=_create_form(env, page.text))
+    assert response.status_code == 422 and "file: the file changed under us" in response.text
+    with env.sessions() as s:
+        assert (
+            s.scalar(select(models.Campaign).where(models.Campaign.name == "心内科出院随访（测试）")) is None
+        )
+    assert [a.detail["action"] for a in _actions(env, "change_campaign")] == ["create", "delete"]
