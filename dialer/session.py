@@ -567,7 +567,7 @@ class CallSession:
             # No agent line and no console to wait for: the transfer fails at once; what the dialog says
             # next is spoken in the same turn as the transfer message.
             more = self._carry_out(dm, dm.handle(TransferFailed()))
-            plan = _Plan(plan.plays + more.plays, more.listen, more.transfer, more.hangup)
+            plan = _Plan(plan.plays + more.plays, more.listen, more.transfer, more.escalation, more.hangup)
         return plan
 
     # ------------------------------------------------------------------------------------ speaking
