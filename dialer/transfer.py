@@ -74,10 +74,10 @@ class LiveTransfer:
             await self._open_case()
             await self._hold(True)
             endpoint = s.opt.agent_endpoint or await self._wait_for_taker()
-            if endpoint is None:
-                return await self._fail("没有坐席接听 / no agent took the call in time: call back", hung_up=False)
             if s.tracker.final:
                 return await self._fail("患者已挂断 / the patient hung up while waiting", hung_up=True)
+            if endpoint is None:
+                return await self._fail("没有坐席接听 / no agent took the call in time: call back", hung_up=False)
             self.agent_endpoint = endpoint
             await self._note(handoff.RINGING, f"正在呼叫坐席 / ringing {endpoint}")
             answered = await self._ring(endpoint)
