@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from console_helpers import Env
 from sqlalchemy import select
 
 from console import accounts, security

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import PASSWORD, Env
+from console_helpers import PASSWORD, Env
 from sqlalchemy import select
 
 import models

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import Env
+from console_helpers import Env
 from dashboard_data import WEEK, seed
 from test_console_browser import ARTIFACTS, WAIT_MS, _login, _wait_until, browser, live_url  # noqa: F401
 

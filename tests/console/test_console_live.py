@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from conftest import Env
+from console_helpers import Env
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 

@@ -7,7 +7,7 @@ import csv
 import io
 
 import pytest
-from conftest import PATIENT_PHONE, Env
+from console_helpers import PATIENT_PHONE, Env
 from sqlalchemy import select
 
 import models

@@ -5,7 +5,7 @@ here fails ``test_every_route_has_an_expectation``; an entry for a route that is
 from __future__ import annotations
 
 import pytest
-from conftest import ROLES, Env
+from console_helpers import ROLES, Env
 
 import models
 from console.app import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, Env, login, login_csrf
+from console_helpers import PASSWORD, Env, login, login_csrf
 from sqlalchemy import func, select, update
 
 from console.deps import SESSION_COOKIE

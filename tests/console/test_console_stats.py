@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import Env
+from console_helpers import Env
 from dashboard_data import PREVIOUS_WEEK, WEEK, seed
 
 from console import stats

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import Env
+from console_helpers import Env
 from dashboard_data import WEEK, seed
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook

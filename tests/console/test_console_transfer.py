@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import Env
+from console_helpers import Env
 from sqlalchemy import select
 
 import models
