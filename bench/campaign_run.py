@@ -97,7 +97,7 @@ def run_engine(url: str, simulate: Path, campaign: int, *, max_calls: int, log: 
     """``followup run --until-done`` on one campaign; samples its CPU/RSS (and Asterisk's) meanwhile."""
     env = {**os.environ, "FOLLOWUP_DATABASE_URL": url, "FOLLOWUP_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "followup", "run", "--campaign", str(campaign), "--simulate", str(simulate),
-           "--json", "--until-done", "--max-calls", str(max_calls), "--tick", "0.5", "--summary-every", "30",
+           "--json", "--until-done", "--max-calls", str(max_calls), "--tick", "0.5", "--summary-every", "30", "--no-jobs",
            *extra]
     ast_pid = local_asterisk.from_paths(local_asterisk.describe()).pid
     t0 = time.monotonic()

@@ -52,6 +52,10 @@ echo "   (each answered call takes one to two minutes: prompts are spoken in ful
   --clock-start "$CLOCK_START" --clock-speed "$CLOCK_SPEED" --summary-every 30
 
 echo
+echo "== Post-call jobs (rq on Redis): escalations routed to their departments, QA samples drawn =="
+"$BIN/followup" worker --burst --no-fork 2>&1 | grep -vE "^\s*$" | tail -n 5 || true
+
+echo
 echo "== Per-patient summary =="
 "$BIN/followup" campaign report "$id"
 echo

@@ -100,7 +100,11 @@ class EngineOptions:
     breaker_window_s: float = 300.0
     hospital: dict[str, str] = field(default_factory=dict)  # name, name_en, phone
     default_lang: str = "zh"
+    timezone: str = "Asia/Shanghai"  # of the times in progress lines (the hospital's, like its windows)
     json: bool = False  # progress as JSON lines
+    # After each finished attempt: queue its post-call work (dialer.jobs.enqueue_post_call: escalation
+    # routing and notices, QA sampling, the HIS webhook). None: no post-call jobs (tests, --no-jobs).
+    post_call: Callable[[int], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -446,17 +450,22 @@ class Engine:
         if not moved:
             log.warning("%s: task %d was recovered meanwhile: outcome %s kept on the attempt only",
                         report.call_id, facts.task_id, outcome)
+        if self.opt.post_call is not None:
+            post_call = self.opt.post_call
+            await asyncio.to_thread(post_call, attempt_id)  # never raises: logs when Redis is down
         if report.errors:
             log.warning("%s: %s", report.call_id, "; ".join(report.errors[:5]))
         self.stats.calls += 1
         self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
         self.stats.reports.append((facts.task_id, number, report))
         self.tally.add(outcome, report.answered, [s.total_ms for s in report.latencies])
-        self._line(CallLine(at=now.isoformat(timespec="seconds"), campaign=cfg.id, task=facts.task_id,
+        tz = ZoneInfo(cfg.timezone)
+        self._line(CallLine(at=now.astimezone(tz).isoformat(timespec="seconds"), campaign=cfg.id, task=facts.task_id,
                             attempt=number, phone=mask_phone(phone), outcome=outcome,
                             answers=sum(1 for v in report.answers.values() if v is not None),
                             next_status=decision.status if moved else "recovered",
-                            due_at=decision.due_at.isoformat(timespec="seconds") if decision.due_at else None,
+                            due_at=(decision.due_at.astimezone(tz).isoformat(timespec="seconds")
+                                    if decision.due_at else None),
                             reason=decision.reason, call_id=report.call_id, duration_s=report.duration_s))
         breaker = self._breakers.setdefault(cfg.id, CircuitBreaker(
             threshold=self.opt.breaker_threshold, min_calls=self.opt.breaker_min_calls,
@@ -522,7 +531,7 @@ class Engine:
         with contextlib.suppress(Exception):
             tasks = await self._db(self._task_counts)
         facts = summary(self.tally, live=len(self.live), max_calls=self.opt.max_calls, now_real=now,
-                        clock_now=self.clock.now(), pending=tasks)
+                        clock_now=self.clock.now().astimezone(ZoneInfo(self.opt.timezone)), pending=tasks)
         self.emit(as_json("summary", facts) if self.opt.json else summary_text(facts))
 
     # ------------------------------------------------------------------------------------- stopping

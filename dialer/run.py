@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", metavar="PATH",
                    help="dial simulated patients: a JSON file {phone: script} or a directory of <phone>.json")
     p.add_argument("--json", action="store_true", help="progress as JSON lines")
+    p.add_argument("--no-jobs", action="store_true",
+                   help="queue no post-call jobs on Redis (escalation routing, QA samples, webhook)")
     p.add_argument("--drain-timeout", type=float, default=None, metavar="SECONDS",
                    help="on SIGTERM, how long live calls may go on (default FOLLOWUP_DRAIN_TIMEOUT_S)")
     p.add_argument("--ring-timeout", type=int, default=None, metavar="SECONDS",
@@ -70,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="followup run", description="Run the campaign engine.")
     add_arguments(p)
     return p
+
+
+def _post_call(attempt_id: int) -> object:
+    from dialer.jobs import enqueue_post_call
+
+    return enqueue_post_call(attempt_id)
 
 
 def dial_tag(database_url: str) -> str:
@@ -195,7 +203,9 @@ async def run_engine(settings: Any, args: argparse.Namespace, clock: Any, out: T
         hospital={"name": settings.hospital_name, "name_en": settings.hospital_name_en,
                   "phone": settings.hospital_phone},
         default_lang=settings.default_lang,
+        timezone=settings.timezone,
         json=args.json,
+        post_call=None if args.no_jobs else _post_call,
     )
 
     def emit(line: str) -> None:

@@ -225,7 +225,7 @@ def _engine(url: str, simulate: Path, campaign: int, *extra: str, out: Path) -> 
     env = {**os.environ, "FOLLOWUP_DATABASE_URL": url, "FOLLOWUP_LOG_LEVEL": "INFO"}
     env.pop("FOLLOWUP_ARI_URL", None)
     cmd = [sys.executable, "-m", "followup", "run", "--campaign", str(campaign), "--simulate", str(simulate),
-           "--json", "--tick", "0.5", "--summary-every", "5", *extra]
+           "--json", "--tick", "0.5", "--summary-every", "5", "--no-jobs", *extra]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(out, "wb"), stderr=subprocess.STDOUT)
 
 

@@ -349,3 +349,22 @@ async def test_a_dead_engines_call_is_hung_up_recovered_and_redialled_with_the_n
     with h.sessions() as s:
         assert s.scalar(select(Answer.value).where(Answer.attempt_id == attempt_id)) == 4
         s.execute(update(CallAttempt).values(outcome=CallAttempt.outcome))  # the rows are readable and consistent
+
+
+async def test_every_finished_attempt_queues_its_post_call_work(url: str, tmp_path: Path,
+                                                                harnesses: list[Harness]) -> None:
+    seeded = seed_campaign(url, tmp_path, [SeedPatient(phone(i), None) for i in (1, 2)],
+                           flow="engine_short", windows="default", retry_policy=BUSY_POLICY)
+    queued: list[int] = []
+    clock = FakeClock(local(MONDAY, 9, 0))
+    h = harness(harnesses, url, clock, {endpoint(1): [Behaviour("completed")],
+                                        endpoint(2): [Behaviour("busy"), Behaviour("completed")]},
+                post_call=queued.append)
+    assert await h.tick() == 2
+    clock.set(local(MONDAY, 9, 11))  # the busy line's retry (10 min)
+    assert await h.tick() == 1
+    with h.sessions() as s:
+        attempts = s.scalars(select(CallAttempt.id).join(CallTask).where(
+            CallTask.campaign_id == seeded.campaign_id)).all()
+    assert len(attempts) == 3
+    assert sorted(queued) == sorted(attempts)
