@@ -327,6 +327,12 @@ def test_agent_takes_the_call_and_is_bridged(world: World) -> None:
         assert [a.object_id for a in audit] == [str(cases[0].id)]
     tags = [n.split("]")[0] + "]" for n in _notes(world, cases[0].id) if n.startswith("[transfer:")]
     assert tags == ["[transfer:waiting]", "[transfer:ringing]", "[transfer:connected]"]
+    with world.sessions() as s:  # the timeline, for the record (not a limit)
+        rows = s.execute(select(EscalationNote.created_at, EscalationNote.text).where(
+            EscalationNote.escalation_id == cases[0].id).order_by(EscalationNote.id)).all()
+    t0 = rows[0].created_at
+    print("transfer timeline (ms after waiting):",
+          [(text.split("]")[0].strip("["), round((at - t0).total_seconds() * 1000)) for at, text in rows])
 
 
 def test_the_recording_has_the_agents_voice(world: World) -> None:
