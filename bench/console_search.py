@@ -1,5 +1,6 @@
 """Console benchmarks: transcript-search latency over 1,000,000 turns (PostgreSQL and SQLite), and the
-escalation-to-page time (not measured yet: it needs the console).
+escalation-to-page time (bench/console_live.py: a real console served by uvicorn, agents' queue pages
+open over SSE, escalations inserted into the database).
 
     .venv/bin/python bench/console_search.py                     # both backends, 1,000,000 turns, 200 searches
     .venv/bin/python bench/console_search.py --backend sqlite --turns 100000 --searches 100
@@ -526,9 +527,15 @@ def _compare_trgm(engine: Engine, n: int) -> None:
         )
 
 
-def escalation_to_page_ms() -> None:
-    """Time from an escalation's creation to its arrival on an agent's open console page (issue #5)."""
-    print("escalation → agent page: not measured yet (needs the console)")
+def escalation_to_page_ms(pages: int = 20, cases: int = 20) -> None:
+    """Time from an escalation's creation to its arrival on an agent's open console page (issue #5):
+    bench/console_live.py in its own process (it serves the console with uvicorn)."""
+    import subprocess
+
+    script = Path(__file__).with_name("console_live.py")
+    out = subprocess.run([sys.executable, str(script), "--pages", str(pages), "--cases", str(cases)],
+                         capture_output=True, text=True, timeout=600, check=False)
+    print(out.stdout.rstrip() or f"escalation → agent page: failed\n{out.stderr[-2000:]}")
 
 
 def main() -> None:
