@@ -28,10 +28,12 @@ demo: setup services models
 lint: setup
 	$(BIN)/ruff check .
 
-bench: setup models
+bench: setup services models
 	$(BIN)/python bench/nlu_bench.py
 	$(BIN)/python bench/asr_fixtures.py
-	$(BIN)/python bench/call_latency.py --n 1 10
+	$(BIN)/python bench/call_latency.py --n 1 10 25 50 --baseline
+	$(BIN)/python bench/campaign_scale.py
+	$(BIN)/python bench/console_search.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
