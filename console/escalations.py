@@ -41,7 +41,8 @@ class CaseFile:
     @property
     def live(self) -> bool:
         """True while the call that raised it is still going (its transcript keeps growing)."""
-        return self.attempt is not None and self.attempt.ended_at is None and self.attempt.outcome is None
+        # While the call runs its outcome is the provisional "answered" (models.store.mark_answered).
+        return self.attempt is not None and self.attempt.ended_at is None
 
 
 def get_escalation(db: Session, escalation_id: int) -> Escalation | None:
