@@ -110,7 +110,7 @@ SCENARIOS: dict[str, Scenario] = {
                          db="postgresql"),
     "dtmf": Scenario("e2e_short", "zh", [{"dtmf": "1"}, {"dtmf": "5"}, say("zh13")]),
     "transfer_failed": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17")]),
-    "transfer_agent": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17"), {"wait": 10}, {"hangup": True, "now": True}],
+    "transfer_agent": Scenario("e2e_feedback", "zh", [say("zh01"), say("zh17"), {"wait": 25}, {"hangup": True, "now": True}],
                                options={"agent_endpoint": "Local/echo@patients"}),
     "opt_out": Scenario("e2e_short", "zh", [say("zh01"), say("zh20")], db="postgresql"),
     "callback": Scenario("e2e_short", "en", [say("en01"), say("en12")]),
