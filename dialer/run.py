@@ -239,16 +239,18 @@ def _final(sessions: Any, args: argparse.Namespace, stats: Any, emit: Any) -> No
     done = {"event": "stopped", "calls": stats.calls, "outcomes": stats.outcomes, "skipped": stats.skipped,
             "recovered": stats.recovered, "drained": stats.drained, "hung_up_at_drain": stats.hung_up_at_drain,
             "paused": [{"campaign": c, "reason": r} for c, r in stats.paused]}
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items(), key=lambda kv: -kv[1]))
     emit(json.dumps(done, ensure_ascii=False) if args.json else
-         f"stopped: {stats.calls} calls {stats.outcomes}" + (" (drained)" if stats.drained else ""))
+         f"stopped: {stats.calls} calls ({outcomes or 'none'})" + (" (drained)" if stats.drained else ""))
     with sessions() as s:
         for cid in args.campaign:
             st = campaigns.status(s, cid)
             if args.json:
                 emit(json.dumps({"event": "campaign", **st.to_json()}, ensure_ascii=False))
             else:
-                emit(f"campaign {cid} {st.name}: {st.status}; tasks {st.by_status}; answer rate "
-                     f"{st.answer_rate}; completed {st.completed_tasks}/{st.tasks}")
+                from dialer.campaign_cli import render_line
+
+                emit(f"{render_line(st)} ({st.name})")
 
 
 if __name__ == "__main__":  # pragma: no cover
