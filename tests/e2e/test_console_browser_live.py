@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import uvicorn
 from e2e_helpers import APP, FLOWS, Env, _prompts, say
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
 from test_transfer_live import Call, agent_phone  # noqa: F401 - agent_phone is a fixture used here
 
@@ -188,6 +189,15 @@ async def _place_call(world: World, call: Call) -> None:
         patients.cleanup()
 
 
+def _call_state(world: World, call: Call) -> str:
+    """What the call did so far, for a failure message."""
+    session = call.session
+    turns = [(t.speaker, t.text) for t in session.report.turns] if session is not None else []
+    alive = world.thread is not None and world.thread.is_alive()
+    outcome = call.report.outcome if call.report else None
+    return f"running={alive} error={call.error!r} outcome={outcome} turns={turns}"
+
+
 def test_agent_takes_a_real_call_from_the_live_queue(world: World, browser) -> None:  # noqa: F811
     page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     _login(page, world.url, "nurse")
@@ -202,7 +212,11 @@ def test_agent_takes_a_real_call_from_the_live_queue(world: World, browser) -> N
     world.thread.start()
 
     # The patient asked for a person and is on hold: the case arrives over SSE with the button.
-    button = page.wait_for_selector("#queue-rows tr[id^=esc-] form.take-call button", timeout=LONG_MS)
+    try:
+        button = page.wait_for_selector("#queue-rows tr[id^=esc-] form.take-call button", timeout=LONG_MS)
+    except PlaywrightTimeoutError:
+        page.screenshot(path=str(ARTIFACTS / "live-02-FAILED-no-waiting-call.png"))
+        pytest.fail(f"no waiting call reached the queue page; the call: {_call_state(world, call)}", pytrace=False)
     assert button is not None
     row = page.locator("#queue-rows tr[id^=esc-]").filter(has=page.locator("form.take-call"))
     case_id = int((row.get_attribute("id") or "").removeprefix("esc-"))
