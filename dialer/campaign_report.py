@@ -19,6 +19,7 @@ from models.calls import Answer, CallAttempt
 from models.campaigns import CallTask
 from models.escalations import Escalation
 from models.patients import Patient, Visit
+from models.phones import mask_phone
 
 
 @dataclass
@@ -27,7 +28,7 @@ class TaskRow:
 
     task_id: int
     patient: str  # masked: surname + *
-    phone: str  # masked: last four digits
+    phone: str  # masked: last four digits (models.phones.mask_phone)
     department: str | None
     status: str
     outcomes: list[str] = field(default_factory=list)  # every attempt's outcome, in order
@@ -42,10 +43,6 @@ def mask_name(name: str) -> str:
     """张伟 → 张*, John Smith → J*: enough to tell rows apart on a screen, not to identify anyone."""
     name = name.strip()
     return f"{name[0]}*" if name else "?"
-
-
-def mask_phone(phone: str) -> str:
-    return f"****{phone[-4:]}" if len(phone) >= 4 else "****"
 
 
 def campaign_report(session: Session, campaign_id: int) -> list[TaskRow]:
