@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -145,17 +146,20 @@ def _back(escalation_id: int) -> RedirectResponse:
     return RedirectResponse(f"/escalations/{escalation_id}", status_code=303)
 
 
-def _closed(exc: cases.CaseClosed) -> HTTPException:
-    return HTTPException(409, str(exc))
+@contextmanager
+def _case_open() -> Iterator[None]:
+    """Turn a change refused because the case is resolved into 409 with its reason."""
+    try:
+        yield
+    except cases.CaseClosed as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 @router.post("/{escalation_id}/assign")
 def assign(request: Request, db: SessionDep, user: Handler, escalation_id: int) -> Response:
     """Assign the case to me."""
-    try:
+    with _case_open():
         cases.assign(db, _case_or_404(db, escalation_id), user, state_of(request).clock())
-    except cases.CaseClosed as exc:
-        raise _closed(exc) from None
     return _back(escalation_id)
 
 
@@ -164,10 +168,8 @@ def add_note(
     request: Request, db: SessionDep, user: Handler, escalation_id: int, form: Annotated[NoteForm, Form()]
 ) -> Response:
     """Add a note."""
-    try:
+    with _case_open():
         cases.add_note(db, _case_or_404(db, escalation_id), user, form.text, state_of(request).clock())
-    except cases.CaseClosed as exc:
-        raise _closed(exc) from None
     return _back(escalation_id)
 
 
@@ -176,10 +178,8 @@ def set_category(
     request: Request, db: SessionDep, user: Handler, escalation_id: int, form: Annotated[CategoryForm, Form()]
 ) -> Response:
     """Set the category."""
-    try:
+    with _case_open():
         cases.categorize(db, _case_or_404(db, escalation_id), user, form.category, state_of(request).clock())
-    except cases.CaseClosed as exc:
-        raise _closed(exc) from None
     return _back(escalation_id)
 
 
@@ -188,12 +188,10 @@ def resolve(
     request: Request, db: SessionDep, user: Handler, escalation_id: int, form: Annotated[ResolveForm, Form()]
 ) -> Response:
     """Resolve the case."""
-    try:
+    with _case_open():
         cases.resolve(
             db, _case_or_404(db, escalation_id), user, state_of(request).clock(), form.category, form.note
         )
-    except cases.CaseClosed as exc:
-        raise _closed(exc) from None
     return _back(escalation_id)
 
 
