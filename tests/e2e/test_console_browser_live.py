@@ -34,13 +34,13 @@ import uvicorn
 from e2e_helpers import APP, FLOWS, Env, _prompts, say
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
-from test_transfer_live import Call, agent_phone  # noqa: F401 - agent_phone is a fixture used here
+from test_transfer_live import Call, agent_phone, watch_bridge  # noqa: F401 - agent_phone is a fixture used here
 
 import models
 from console.app import create_app
 from console.security import hash_password
 from dialer import handoff
-from dialer.ari import AriClient, AriError
+from dialer.ari import AriClient
 from dialer.local_asterisk import LocalAsterisk
 from dialer.persist import AttemptLog, create_adhoc_attempt
 from dialer.session import CallSession, SessionOptions
@@ -134,24 +134,6 @@ def world(asterisk: LocalAsterisk, agent_phone: str, tmp_path_factory: pytest.Te
         engine.dispose()
 
 
-async def _watch_bridge(call: Call, ari: AriClient) -> None:
-    """Poll ARI until the agent's channel is in the call's bridge; note the bridge's channels then."""
-    session = call.session
-    assert session is not None
-    while True:
-        try:
-            bridge = await ari.get_bridge(session.bridge_id)
-        except AriError:
-            bridge = {}
-        channels = list(bridge.get("channels") or [])
-        if session.agent_chan in channels:
-            call.bridge_channels = channels
-            if session._rec_t0 is not None:
-                call.connected_ms = round((time.monotonic() - session._rec_t0) * 1000)
-            return
-        await asyncio.sleep(0.2)
-
-
 async def _place_call(world: World, call: Call) -> None:
     """The patient's call: greeting, 是的, 转人工, then on hold (the agent takes it from the browser) and
     45 s on the line before hanging up. The dialer waits up to 90 s for an agent to take it."""
@@ -177,7 +159,7 @@ async def _place_call(world: World, call: Call) -> None:
                                        recognizer=env.recognizer, prompts=prompts, now=now, log=log,
                                        options=options, pool=env.pool, call_id=f"call-{ident}",
                                        recordings_dir=env.asterisk.dirs["recordings"])
-            watcher = asyncio.create_task(_watch_bridge(call, ari))
+            watcher = asyncio.create_task(watch_bridge(call, ari))
             call.report = await call.session.run()
             if not watcher.done():
                 call.error = "the agent never joined the bridge while the call lasted"

@@ -157,7 +157,6 @@ async def _take_when_waiting(call: Call, world: World, client: Any, csrf: str, a
     """The agent's side: wait for the case to show the patient on hold, take it in the console, then
     watch ARI until the agent's channel is in the call's bridge."""
     assert call.session is not None
-    session = call.session
     deadline = time.monotonic() + 90
     case_id = None
     while case_id is None and time.monotonic() < deadline:
@@ -183,7 +182,17 @@ async def _take_when_waiting(call: Call, world: World, client: Any, csrf: str, a
     again = await asyncio.to_thread(client.post, f"/escalations/{case_id}/take-call", data={"csrf_token": csrf})
     call.take_again_status, call.take_again_text = again.status_code, again.text
     call.box_after_take = (await asyncio.to_thread(client.get, f"/escalations/{case_id}/transfer")).text
-    while time.monotonic() < deadline:
+    if not await watch_bridge(call, ari, deadline=deadline, interval=0.1):
+        call.error = "the agent never joined the bridge"
+
+
+async def watch_bridge(call: Call, ari: AriClient, *, deadline: float | None = None,
+                       interval: float = 0.2) -> bool:
+    """Poll ARI until the agent's channel is in the call's bridge (noting the bridge's channels and the
+    offset into the recording then); False when ``deadline`` (monotonic) passes first."""
+    session = call.session
+    assert session is not None
+    while deadline is None or time.monotonic() < deadline:
         try:
             bridge = await ari.get_bridge(session.bridge_id)
         except AriError:
@@ -193,9 +202,9 @@ async def _take_when_waiting(call: Call, world: World, client: Any, csrf: str, a
             call.bridge_channels = channels
             if session._rec_t0 is not None:
                 call.connected_ms = round((time.monotonic() - session._rec_t0) * 1000)
-            return
-        await asyncio.sleep(0.1)
-    call.error = "the agent never joined the bridge"
+            return True
+        await asyncio.sleep(interval)
+    return False
 
 
 async def _run(env: Env, world: World, name: str, script: list[Any], options: SessionOptions, index: int,
